@@ -1,0 +1,16 @@
+//! The Hilos contact server.
+//!
+//! - [`domain`]: the pure rules of `POST /api/contact` (phone
+//!   canonicalisation, meta, tag and assignee merging).
+//! - [`store`]: the [`store::ContactStore`] boundary and its SQLite
+//!   implementation.
+//! - [`service`]: the generated `ContactApi` trait implemented on a store.
+//! - [`app`]: the HTTP application with its layers; [`serve`]: running it.
+//! - [`config`]: the command line.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod serve;
+pub mod service;
+pub mod store;

@@ -1,0 +1,109 @@
+//! [`AnyStore`]: the backend chosen by the database URL at start-up.
+
+use uuid::Uuid;
+
+use super::{AdminError, ContactStore, SqliteStore, StoreError, UpsertError};
+use crate::domain::{Contact, ContactChange, Principal, UpsertOutcome, User};
+
+/// Options that apply to whichever backend the URL selects.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// Most connections a pooled backend opens; `None` for its default.
+    pub max_connections: Option<u32>,
+}
+
+/// One of the supported backends, picked by URL scheme.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    /// `sqlite://PATH`.
+    Sqlite(SqliteStore),
+}
+
+impl AnyStore {
+    /// Opens (and migrates) the database named by `url`.
+    pub async fn connect(url: &str, _options: &StoreOptions) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(AnyStore::Sqlite(SqliteStore::connect(url).await?))
+        } else {
+            Err(StoreError::internal(format!(
+                "unsupported database URL {url:?}: expected sqlite://PATH"
+            )))
+        }
+    }
+
+    /// Closes the backend's connections.
+    pub async fn close(&self) {
+        match self {
+            AnyStore::Sqlite(store) => store.close().await,
+        }
+    }
+}
+
+/// Forwards a call to whichever backend is inside.
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Sqlite($store) => $call.await,
+        }
+    };
+}
+
+impl ContactStore for AnyStore {
+    async fn upsert_contact(
+        &self,
+        who: &Principal,
+        change: ContactChange,
+    ) -> Result<UpsertOutcome, UpsertError> {
+        delegate!(self, s => s.upsert_contact(who, change))
+    }
+
+    async fn get_contact(&self, account_id: i64, id: Uuid) -> Result<Option<Contact>, StoreError> {
+        delegate!(self, s => s.get_contact(account_id, id))
+    }
+
+    async fn get_contact_by_phone(
+        &self,
+        account_id: i64,
+        canonical_phone: &str,
+    ) -> Result<Option<Contact>, StoreError> {
+        delegate!(self, s => s.get_contact_by_phone(account_id, canonical_phone))
+    }
+
+    async fn principal_for_token(&self, key: &str) -> Result<Option<Principal>, StoreError> {
+        delegate!(self, s => s.principal_for_token(key))
+    }
+
+    async fn users_in_account(
+        &self,
+        account_id: i64,
+        ids: &[i64],
+    ) -> Result<Vec<User>, StoreError> {
+        delegate!(self, s => s.users_in_account(account_id, ids))
+    }
+
+    async fn create_account(&self, name: &str) -> Result<i64, StoreError> {
+        delegate!(self, s => s.create_account(name))
+    }
+
+    async fn create_user(
+        &self,
+        account_id: i64,
+        email: &str,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<i64, AdminError> {
+        delegate!(self, s => s.create_user(account_id, email, first_name, last_name))
+    }
+
+    async fn create_token(&self, user_email: &str) -> Result<String, AdminError> {
+        delegate!(self, s => s.create_token(user_email))
+    }
+
+    async fn revoke_token(&self, key: &str) -> Result<bool, StoreError> {
+        delegate!(self, s => s.revoke_token(key))
+    }
+
+    async fn bootstrap_if_empty(&self) -> Result<Option<String>, StoreError> {
+        delegate!(self, s => s.bootstrap_if_empty())
+    }
+}

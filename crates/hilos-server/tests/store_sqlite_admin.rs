@@ -1,0 +1,270 @@
+//! Accounts, tokens, bootstrap, durability and concurrency of the SQLite store.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{change, strings, Fixture, MX};
+use hilos_server::domain::{MetaPatch, Principal};
+use hilos_server::store::{hash_token_key, AdminError, ContactStore, SqliteStore};
+
+#[tokio::test]
+async fn token_create_lookup_revoke() {
+    let fx = Fixture::new().await;
+    let who = fx.principal("a@example.com").await;
+    let key = fx.store.create_token("a@example.com").await.expect("token");
+    assert_eq!(key.len(), 40);
+    assert!(key
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    assert_eq!(
+        fx.store.principal_for_token(&key).await.expect("lookup"),
+        Some(who)
+    );
+
+    // Only the hash is stored.
+    let pool = sqlx::SqlitePool::connect(&fx.url).await.expect("raw");
+    let stored: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM tokens")
+        .fetch_all(&pool)
+        .await
+        .expect("hashes");
+    pool.close().await;
+    assert_eq!(stored, vec![hash_token_key(&key)]);
+
+    let second = fx
+        .store
+        .create_token("A@Example.com")
+        .await
+        .expect("any case");
+    assert_ne!(second, key);
+
+    assert!(fx.store.revoke_token(&key).await.expect("revoke"));
+    assert_eq!(
+        fx.store.principal_for_token(&key).await.expect("lookup"),
+        None
+    );
+    assert!(!fx.store.revoke_token(&key).await.expect("revoke again"));
+    // Revoking one key leaves the user's other keys working.
+    assert_eq!(
+        fx.store.principal_for_token(&second).await.expect("lookup"),
+        Some(who)
+    );
+    assert_eq!(
+        fx.store.principal_for_token("nope").await.expect("lookup"),
+        None
+    );
+    assert_eq!(
+        fx.store.principal_for_token("").await.expect("lookup"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn admin_errors_are_clear() {
+    let fx = Fixture::new().await;
+    let who = fx.principal("a@example.com").await;
+    let err = fx.store.create_user(9_999, "n@example.com", "N", "").await;
+    assert!(
+        matches!(err, Err(AdminError::AccountNotFound(9_999))),
+        "{err:?}"
+    );
+    let err = fx
+        .store
+        .create_user(who.account_id, "a@example.com", "A", "")
+        .await;
+    assert!(matches!(err, Err(AdminError::EmailTaken(_))), "{err:?}");
+    let other = fx.store.create_account("other").await.expect("account");
+    let err = fx.store.create_user(other, "A@EXAMPLE.COM", "A", "").await;
+    assert!(
+        matches!(err, Err(AdminError::EmailTaken(_))),
+        "emails unique across accounts"
+    );
+    let err = fx.store.create_token("ghost@example.com").await;
+    assert!(matches!(err, Err(AdminError::UserNotFound(_))), "{err:?}");
+    assert_eq!(fx.count("SELECT COUNT(*) FROM users").await, 1);
+    assert_eq!(fx.count("SELECT COUNT(*) FROM tokens").await, 0);
+}
+
+#[tokio::test]
+async fn bootstrap_only_once_even_across_restarts() {
+    let fx = Fixture::new().await;
+    let key = fx
+        .store
+        .bootstrap_if_empty()
+        .await
+        .expect("bootstrap")
+        .expect("key");
+    let who = fx
+        .store
+        .principal_for_token(&key)
+        .await
+        .expect("lookup")
+        .expect("valid");
+    let admin = fx
+        .store
+        .users_in_account(who.account_id, &[who.user_id])
+        .await
+        .expect("users");
+    assert_eq!(admin.len(), 1);
+    assert_eq!(
+        (admin[0].email.as_str(), admin[0].first_name.as_str()),
+        ("admin@localhost", "Admin")
+    );
+    assert_eq!(fx.store.bootstrap_if_empty().await.expect("again"), None);
+
+    fx.store.close().await;
+    let reopened = SqliteStore::connect(&fx.url).await.expect("reopen");
+    assert_eq!(
+        reopened.bootstrap_if_empty().await.expect("after restart"),
+        None
+    );
+    assert_eq!(
+        reopened.principal_for_token(&key).await.expect("lookup"),
+        Some(who)
+    );
+    assert_eq!(fx.count("SELECT COUNT(*) FROM accounts").await, 1);
+    assert_eq!(fx.count("SELECT COUNT(*) FROM tokens").await, 1);
+}
+
+#[tokio::test]
+async fn bootstrap_skipped_when_accounts_exist() {
+    let fx = Fixture::new().await;
+    fx.principal("a@example.com").await;
+    assert_eq!(
+        fx.store.bootstrap_if_empty().await.expect("bootstrap"),
+        None
+    );
+    assert_eq!(fx.count("SELECT COUNT(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    let fx = Fixture::new().await;
+    let who = fx.principal("a@example.com").await;
+    let mut ch = change("+52 55 1234 5678", MX);
+    ch.tags = Some(strings(&["VIP"]));
+    ch.default_assignees = Some(vec![who.user_id]);
+    ch.meta = Some(MetaPatch::from([("k".to_owned(), Some("v".to_owned()))]));
+    let written = fx
+        .store
+        .upsert_contact(&who, ch)
+        .await
+        .expect("upsert")
+        .into_contact();
+    fx.store.close().await;
+
+    let reopened = SqliteStore::connect(&fx.url).await.expect("reopen");
+    let read = reopened
+        .get_contact_by_phone(who.account_id, MX)
+        .await
+        .expect("read");
+    assert_eq!(read, Some(written));
+}
+
+#[tokio::test]
+async fn file_is_created_in_wal_mode() {
+    let fx = Fixture::new().await;
+    assert!(fx.dir.path().join("test.db").exists());
+    let pool = sqlx::SqlitePool::connect(&fx.url).await.expect("raw");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&pool)
+        .await
+        .expect("mode");
+    pool.close().await;
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn in_memory_database_works() {
+    let store = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("memory");
+    let key = store
+        .bootstrap_if_empty()
+        .await
+        .expect("bootstrap")
+        .expect("key");
+    let who = store
+        .principal_for_token(&key)
+        .await
+        .expect("lookup")
+        .expect("valid");
+    store
+        .upsert_contact(&who, change(MX, MX))
+        .await
+        .expect("upsert");
+    assert!(store
+        .get_contact_by_phone(who.account_id, MX)
+        .await
+        .expect("read")
+        .is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_upserts_of_one_new_phone_make_one_contact_and_lose_nothing() {
+    const N: usize = 64;
+    let fx = Fixture::new().await;
+    let who = fx.principal("a@example.com").await;
+    let store = Arc::new(fx.store.clone());
+    let mut tasks = Vec::with_capacity(N);
+    for i in 0..N {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut ch = change(MX, MX);
+            ch.meta = Some(MetaPatch::from([(format!("k{i}"), Some(format!("v{i}")))]));
+            ch.tags = Some(vec![format!("tag{i}")]);
+            store.upsert_contact(&who, ch).await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        let outcome = task.await.expect("task").expect("upsert");
+        created += usize::from(outcome.is_created());
+    }
+    assert_eq!(created, 1, "exactly one request creates");
+    assert_eq!(fx.count("SELECT COUNT(*) FROM contacts").await, 1);
+    let c = fx
+        .store
+        .get_contact_by_phone(who.account_id, MX)
+        .await
+        .expect("read")
+        .expect("contact");
+    assert_eq!(c.meta.len(), N);
+    for i in 0..N {
+        assert_eq!(c.meta.get(&format!("k{i}")), Some(&format!("v{i}")));
+    }
+    let mut names: Vec<String> = c.tags.iter().map(|t| t.name.clone()).collect();
+    names.sort();
+    let mut want: Vec<String> = (0..N).map(|i| format!("tag{i}")).collect();
+    want.sort();
+    assert_eq!(names, want);
+}
+
+#[tokio::test]
+async fn principal_is_scoped_to_its_account() {
+    let fx = Fixture::new().await;
+    let a = fx.principal("a@example.com").await;
+    let b: Principal = fx.principal("b@example.com").await;
+    fx.store
+        .upsert_contact(&a, change(MX, MX))
+        .await
+        .expect("a");
+    assert!(fx
+        .store
+        .get_contact_by_phone(b.account_id, MX)
+        .await
+        .expect("read")
+        .is_none());
+    let users = fx
+        .store
+        .users_in_account(b.account_id, &[a.user_id, b.user_id])
+        .await;
+    assert_eq!(
+        users
+            .expect("users")
+            .iter()
+            .map(|u| u.id)
+            .collect::<Vec<_>>(),
+        [b.user_id]
+    );
+}
