@@ -8,7 +8,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::body::parse_bool;
 use super::errors::{messages, FieldErrors};
 use super::patch::Patch;
 
@@ -122,13 +121,11 @@ pub struct TextRules {
     pub allow_blank: bool,
 }
 
-/// A string. Numbers are taken as their text, as upstream does; surrounding
-/// whitespace is trimmed.
+/// A string; surrounding whitespace is trimmed. Other JSON types are refused,
+/// as the spec's `type: string` says.
 pub fn text(value: &Value, rules: TextRules) -> Checked<String> {
-    let raw = match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(FieldError::message(messages::NOT_A_STRING)),
+    let Value::String(raw) = value else {
+        return Err(FieldError::message(messages::NOT_A_STRING));
     };
     let trimmed = raw.trim();
     if trimmed.is_empty() {
@@ -227,7 +224,8 @@ fn parse_date_time(input: &str) -> Option<DateTime<Utc>> {
         .then_some(parsed)
 }
 
-/// An integer; integral numbers and numeric strings are accepted.
+/// A JSON integer (`4.0` counts, as in JSON Schema). Form bodies arrive here
+/// with their integers already parsed.
 pub fn integer(value: &Value) -> Checked<i64> {
     let parsed = match value {
         Value::Number(n) => n.as_i64().or_else(|| {
@@ -235,30 +233,17 @@ pub fn integer(value: &Value) -> Checked<i64> {
                 .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
                 .map(|f| f as i64)
         }),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };
     parsed.ok_or_else(|| FieldError::message(messages::INTEGER))
 }
 
-/// A boolean; `true/false/1/0/on/off/yes/no` and `t/f/y/n` are accepted in
-/// any case, as upstream does.
+/// A JSON boolean. Form bodies arrive here with `true/false/1/0/on/off/
+/// yes/no` already turned into booleans.
 pub fn boolean(value: &Value) -> Checked<bool> {
-    let parsed = match value {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(1) => Some(true),
-            Some(0) => Some(false),
-            _ => None,
-        },
-        Value::String(s) => parse_bool(s).or(match s.trim().to_ascii_lowercase().as_str() {
-            "t" | "y" => Some(true),
-            "f" | "n" => Some(false),
-            _ => None,
-        }),
-        _ => None,
-    };
-    parsed.ok_or_else(|| FieldError::message(messages::BOOLEAN))
+    value
+        .as_bool()
+        .ok_or_else(|| FieldError::message(messages::BOOLEAN))
 }
 
 /// A free-form object.
@@ -348,7 +333,10 @@ mod tests {
     #[test]
     fn text_applies_length_blank_and_type() {
         assert_eq!(text(&json!(" ab "), PLAIN), Ok("ab".into()));
-        assert_eq!(text(&json!(12), PLAIN), Ok("12".into()));
+        assert_eq!(
+            text(&json!(12), PLAIN),
+            Err(FieldError::Messages(vec![messages::NOT_A_STRING.into()]))
+        );
         assert_eq!(
             text(&json!("abcdef"), PLAIN),
             Err(FieldError::Messages(vec![messages::max_length(5)]))
@@ -408,15 +396,15 @@ mod tests {
     }
 
     #[test]
-    fn integers_and_booleans_like_upstream() {
+    fn integers_and_booleans_keep_to_their_json_types() {
         assert_eq!(integer(&json!(4)), Ok(4));
-        assert_eq!(integer(&json!("4")), Ok(4));
         assert_eq!(integer(&json!(4.0)), Ok(4));
+        assert!(integer(&json!("4")).is_err());
         assert!(integer(&json!(4.5)).is_err());
         assert!(integer(&json!(true)).is_err());
-        assert_eq!(boolean(&json!("Yes")), Ok(true));
-        assert_eq!(boolean(&json!(0)), Ok(false));
-        assert!(boolean(&json!("maybe")).is_err());
+        assert_eq!(boolean(&json!(false)), Ok(false));
+        assert!(boolean(&json!("true")).is_err());
+        assert!(boolean(&json!(0)).is_err());
     }
 
     #[test]
