@@ -9,7 +9,8 @@ use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "hilos-server", version, about)]
 pub struct Cli {
-    /// Database to use: `sqlite://PATH` (created if missing).
+    /// Database to use: `sqlite://PATH` (created if missing) or
+    /// `postgres://USER@HOST/DB` (must exist). Migrations run on start.
     #[arg(
         long,
         env = "HILOS_DATABASE_URL",
@@ -17,6 +18,15 @@ pub struct Cli {
         global = true
     )]
     pub database_url: String,
+
+    /// Most connections to a PostgreSQL database this process opens.
+    #[arg(
+        long,
+        env = "HILOS_DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub db_max_connections: u32,
 
     /// Log format on standard error.
     #[arg(long, env = "HILOS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]

@@ -45,14 +45,17 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-async fn open_store(url: &str) -> Result<AnyStore> {
-    AnyStore::connect(url, &StoreOptions::default())
+async fn open_store(cli: &Cli) -> Result<AnyStore> {
+    let options = StoreOptions {
+        max_connections: Some(cli.db_max_connections),
+    };
+    AnyStore::connect(&cli.database_url, &options)
         .await
-        .with_context(|| format!("opening {url}"))
+        .context("opening the database")
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let store = open_store(&cli.database_url).await?;
+    let store = open_store(&cli).await?;
     match cli.command {
         None => serve(store, ServeArgs::from_env()?).await,
         Some(Command::Serve(args)) => serve(store, args).await,

@@ -2,13 +2,15 @@
 
 use uuid::Uuid;
 
-use super::{AdminError, ContactStore, SqliteStore, StoreError, UpsertError};
+use super::postgres::DEFAULT_MAX_CONNECTIONS;
+use super::{AdminError, ContactStore, PostgresStore, SqliteStore, StoreError, UpsertError};
 use crate::domain::{Contact, ContactChange, Principal, UpsertOutcome, User};
 
 /// Options that apply to whichever backend the URL selects.
 #[derive(Debug, Clone, Default)]
 pub struct StoreOptions {
-    /// Most connections a pooled backend opens; `None` for its default.
+    /// Most connections a pooled backend opens; `None` for its default
+    /// (PostgreSQL: 10; SQLite keeps one writer and a few readers).
     pub max_connections: Option<u32>,
 }
 
@@ -17,16 +19,26 @@ pub struct StoreOptions {
 pub enum AnyStore {
     /// `sqlite://PATH`.
     Sqlite(SqliteStore),
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(PostgresStore),
 }
 
 impl AnyStore {
     /// Opens (and migrates) the database named by `url`.
-    pub async fn connect(url: &str, _options: &StoreOptions) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         if url.starts_with("sqlite:") {
             Ok(AnyStore::Sqlite(SqliteStore::connect(url).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let max_connections = options.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+            Ok(AnyStore::Postgres(
+                PostgresStore::connect(url, max_connections).await?,
+            ))
         } else {
+            // Only the scheme: the rest may hold a password.
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
             Err(StoreError::internal(format!(
-                "unsupported database URL {url:?}: expected sqlite://PATH"
+                "unsupported database URL scheme {scheme:?}: expected sqlite://PATH \
+                 or postgres://USER@HOST/DATABASE"
             )))
         }
     }
@@ -35,6 +47,7 @@ impl AnyStore {
     pub async fn close(&self) {
         match self {
             AnyStore::Sqlite(store) => store.close().await,
+            AnyStore::Postgres(store) => store.close().await,
         }
     }
 }
@@ -44,6 +57,7 @@ macro_rules! delegate {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
             AnyStore::Sqlite($store) => $call.await,
+            AnyStore::Postgres($store) => $call.await,
         }
     };
 }

@@ -14,9 +14,11 @@ pub use crate::domain::{AdminError, StoreError, UpsertError};
 use crate::domain::{Contact, ContactChange, Principal, UpsertOutcome, User};
 
 pub mod any;
+pub mod postgres;
 pub mod sqlite;
 
 pub use any::{AnyStore, StoreOptions};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Name of the account [`ContactStore::bootstrap_if_empty`] creates.

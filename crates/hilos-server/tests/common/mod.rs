@@ -1,36 +1,30 @@
-//! Shared set-up for the SQLite store tests: a fresh database file per test.
+//! Shared set-up for the store tests: a fresh database per test, on each
+//! backend.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod backend;
 
+use backend::{Backend, TestDb};
 use hilos_server::domain::{ContactChange, Principal};
-use hilos_server::store::{ContactStore, SqliteStore};
-use tempfile::TempDir;
+use hilos_server::store::{AnyStore, ContactStore};
 
-/// A store on a new file, with its directory kept alive by the test.
+/// A store on a new database; the database lives as long as the fixture.
 pub struct Fixture {
-    pub dir: TempDir,
-    pub url: String,
-    pub store: SqliteStore,
+    pub store: AnyStore,
+    pub db: TestDb,
 }
 
 impl Fixture {
-    pub async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = SqliteStore::connect(&url).await.expect("connect");
-        Self { dir, url, store }
+    pub async fn new(backend: Backend) -> Self {
+        let db = backend.fresh_db().await;
+        let store = db.store().await;
+        Self { store, db }
     }
 
     /// A new account with one user, as that user's principal.
     pub async fn principal(&self, email: &str) -> Principal {
-        let account_id = self
-            .store
-            .create_account(&format!("acct {email}"))
-            .await
-            .expect("account");
-        self.member(account_id, email).await
+        principal(&self.store, email).await
     }
 
     /// Another user in an existing account.
@@ -48,15 +42,23 @@ impl Fixture {
 
     /// Counts rows with a raw connection, independent of the store's code.
     pub async fn count(&self, sql: &'static str) -> i64 {
-        let pool = sqlx::SqlitePool::connect(&self.url)
-            .await
-            .expect("raw pool");
-        let n: i64 = sqlx::query_scalar(sql)
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-        pool.close().await;
-        n
+        self.db.count(sql).await
+    }
+}
+
+/// A new account with one user on `store`, as that user's principal.
+pub async fn principal(store: &impl ContactStore, email: &str) -> Principal {
+    let account_id = store
+        .create_account(&format!("acct {email}"))
+        .await
+        .expect("account");
+    let user_id = store
+        .create_user(account_id, email, "First", "Last")
+        .await
+        .expect("user");
+    Principal {
+        account_id,
+        user_id,
     }
 }
 

@@ -76,23 +76,20 @@ pub(super) async fn load_contact(
     key: ContactKey<'_>,
     lock: Lock,
 ) -> Result<Option<Contact>, QueryError> {
-    let query = match (key, lock) {
-        (ContactKey::Phone(phone), Lock::None) => {
-            sqlx::query(contact_select!("canonical_phone = $2")).bind(phone)
+    let sql = match (key, lock) {
+        (ContactKey::Phone(_), Lock::None) => contact_select!("canonical_phone = $2"),
+        (ContactKey::Phone(_), Lock::ForUpdate) => {
+            contact_select!("canonical_phone = $2 FOR UPDATE")
         }
-        (ContactKey::Phone(phone), Lock::ForUpdate) => {
-            sqlx::query(contact_select!("canonical_phone = $2 FOR UPDATE")).bind(phone)
-        }
-        (ContactKey::Id(id), Lock::None) => sqlx::query(contact_select!("id = $2")).bind(id),
-        (ContactKey::Id(id), Lock::ForUpdate) => {
-            sqlx::query(contact_select!("id = $2 FOR UPDATE")).bind(id)
-        }
+        (ContactKey::Id(_), Lock::None) => contact_select!("id = $2"),
+        (ContactKey::Id(_), Lock::ForUpdate) => contact_select!("id = $2 FOR UPDATE"),
     };
-    let Some(row) = query
-        .bind(account_id)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
+    let query = sqlx::query(sql).bind(account_id);
+    let query = match key {
+        ContactKey::Phone(phone) => query.bind(phone),
+        ContactKey::Id(id) => query.bind(id),
+    };
+    let Some(row) = query.fetch_optional(&mut *conn).await? else {
         return Ok(None);
     };
     let id: Uuid = row.try_get("id")?;
@@ -186,11 +183,12 @@ async fn tags_with_keys(
     account_id: i64,
     keys: &[String],
 ) -> Result<Vec<Tag>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, name FROM tags WHERE account_id = $1 AND name_key = ANY($2)")
-        .bind(account_id)
-        .bind(keys)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT id, name FROM tags WHERE account_id = $1 AND name_key = ANY($2)")
+            .bind(account_id)
+            .bind(keys)
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter().map(tag_from_row).collect()
 }
 
@@ -300,7 +298,10 @@ pub(super) async fn insert_contact(
 }
 
 /// Writes every column of an existing contact row (locked by the caller).
-pub(super) async fn update_contact(conn: &mut PgConnection, c: &Contact) -> Result<(), sqlx::Error> {
+pub(super) async fn update_contact(
+    conn: &mut PgConnection,
+    c: &Contact,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE contacts SET phone = $1, canonical_phone = $2, first_name = $3, last_name = $4, \
          email = $5, external_url = $6, meta = $7, source = $8, created_on = $9, \

@@ -1,16 +1,29 @@
-//! Accounts, tokens, bootstrap, durability and concurrency of the SQLite store.
+//! Accounts, tokens, bootstrap, durability and concurrency of the stores,
+//! on each backend; then what is particular to SQLite.
 
 mod common;
 
 use std::sync::Arc;
 
+use common::backend::Backend;
 use common::{change, strings, Fixture, MX};
 use hilos_server::domain::{MetaPatch, Principal};
 use hilos_server::store::{hash_token_key, AdminError, ContactStore, SqliteStore};
 
-#[tokio::test]
-async fn token_create_lookup_revoke() {
-    let fx = Fixture::new().await;
+crate::backend_tests!(
+    token_create_lookup_revoke,
+    admin_errors_are_clear,
+    bootstrap_only_once_even_across_restarts,
+    bootstrap_skipped_when_accounts_exist,
+    concurrent_bootstraps_make_one_account,
+    data_survives_reopening,
+    concurrent_upserts_of_one_new_phone_make_one_contact_and_lose_nothing,
+    two_stores_upserting_the_same_phones_lose_no_merge,
+    principal_is_scoped_to_its_account,
+);
+
+async fn token_create_lookup_revoke(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let key = fx.store.create_token("a@example.com").await.expect("token");
     assert_eq!(key.len(), 40);
@@ -23,12 +36,7 @@ async fn token_create_lookup_revoke() {
     );
 
     // Only the hash is stored.
-    let pool = sqlx::SqlitePool::connect(&fx.url).await.expect("raw");
-    let stored: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM tokens")
-        .fetch_all(&pool)
-        .await
-        .expect("hashes");
-    pool.close().await;
+    let stored = fx.db.texts("SELECT key_hash FROM tokens").await;
     assert_eq!(stored, vec![hash_token_key(&key)]);
 
     let second = fx
@@ -59,9 +67,8 @@ async fn token_create_lookup_revoke() {
     );
 }
 
-#[tokio::test]
-async fn admin_errors_are_clear() {
-    let fx = Fixture::new().await;
+async fn admin_errors_are_clear(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let err = fx.store.create_user(9_999, "n@example.com", "N", "").await;
     assert!(
@@ -85,9 +92,8 @@ async fn admin_errors_are_clear() {
     assert_eq!(fx.count("SELECT COUNT(*) FROM tokens").await, 0);
 }
 
-#[tokio::test]
-async fn bootstrap_only_once_even_across_restarts() {
-    let fx = Fixture::new().await;
+async fn bootstrap_only_once_even_across_restarts(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let key = fx
         .store
         .bootstrap_if_empty()
@@ -113,7 +119,7 @@ async fn bootstrap_only_once_even_across_restarts() {
     assert_eq!(fx.store.bootstrap_if_empty().await.expect("again"), None);
 
     fx.store.close().await;
-    let reopened = SqliteStore::connect(&fx.url).await.expect("reopen");
+    let reopened = fx.db.store().await;
     assert_eq!(
         reopened.bootstrap_if_empty().await.expect("after restart"),
         None
@@ -126,9 +132,8 @@ async fn bootstrap_only_once_even_across_restarts() {
     assert_eq!(fx.count("SELECT COUNT(*) FROM tokens").await, 1);
 }
 
-#[tokio::test]
-async fn bootstrap_skipped_when_accounts_exist() {
-    let fx = Fixture::new().await;
+async fn bootstrap_skipped_when_accounts_exist(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     fx.principal("a@example.com").await;
     assert_eq!(
         fx.store.bootstrap_if_empty().await.expect("bootstrap"),
@@ -137,9 +142,8 @@ async fn bootstrap_skipped_when_accounts_exist() {
     assert_eq!(fx.count("SELECT COUNT(*) FROM users").await, 1);
 }
 
-#[tokio::test]
-async fn data_survives_reopening() {
-    let fx = Fixture::new().await;
+async fn data_survives_reopening(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let mut ch = change("+52 55 1234 5678", MX);
     ch.tags = Some(strings(&["VIP"]));
@@ -153,7 +157,7 @@ async fn data_survives_reopening() {
         .into_contact();
     fx.store.close().await;
 
-    let reopened = SqliteStore::connect(&fx.url).await.expect("reopen");
+    let reopened = fx.db.store().await;
     let read = reopened
         .get_contact_by_phone(who.account_id, MX)
         .await
@@ -161,49 +165,9 @@ async fn data_survives_reopening() {
     assert_eq!(read, Some(written));
 }
 
-#[tokio::test]
-async fn file_is_created_in_wal_mode() {
-    let fx = Fixture::new().await;
-    assert!(fx.dir.path().join("test.db").exists());
-    let pool = sqlx::SqlitePool::connect(&fx.url).await.expect("raw");
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&pool)
-        .await
-        .expect("mode");
-    pool.close().await;
-    assert_eq!(mode, "wal");
-}
-
-#[tokio::test]
-async fn in_memory_database_works() {
-    let store = SqliteStore::connect("sqlite::memory:")
-        .await
-        .expect("memory");
-    let key = store
-        .bootstrap_if_empty()
-        .await
-        .expect("bootstrap")
-        .expect("key");
-    let who = store
-        .principal_for_token(&key)
-        .await
-        .expect("lookup")
-        .expect("valid");
-    store
-        .upsert_contact(&who, change(MX, MX))
-        .await
-        .expect("upsert");
-    assert!(store
-        .get_contact_by_phone(who.account_id, MX)
-        .await
-        .expect("read")
-        .is_some());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_upserts_of_one_new_phone_make_one_contact_and_lose_nothing() {
+async fn concurrent_upserts_of_one_new_phone_make_one_contact_and_lose_nothing(backend: Backend) {
     const N: usize = 64;
-    let fx = Fixture::new().await;
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let store = Arc::new(fx.store.clone());
     let mut tasks = Vec::with_capacity(N);
@@ -240,9 +204,97 @@ async fn concurrent_upserts_of_one_new_phone_make_one_contact_and_lose_nothing()
     assert_eq!(names, want);
 }
 
-#[tokio::test]
-async fn principal_is_scoped_to_its_account() {
-    let fx = Fixture::new().await;
+async fn concurrent_bootstraps_make_one_account(backend: Backend) {
+    // Two stores are two processes starting together on one database.
+    let db = backend.fresh_db().await;
+    let stores = [db.store().await, db.store().await];
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = stores[i % 2].clone();
+        tasks.push(tokio::spawn(
+            async move { store.bootstrap_if_empty().await },
+        ));
+    }
+    let mut keys = Vec::new();
+    for task in tasks {
+        keys.extend(task.await.expect("task").expect("bootstrap"));
+    }
+    assert_eq!(keys.len(), 1, "exactly one start prints a key");
+    assert_eq!(db.count("SELECT COUNT(*) FROM accounts").await, 1);
+    assert_eq!(db.count("SELECT COUNT(*) FROM tokens").await, 1);
+}
+
+/// Two stores (two pools, as two server processes would have) upsert the
+/// same few new phones concurrently; every request adds its own meta key
+/// and tag, and all of them share one tag spelt in different cases.
+async fn two_stores_upserting_the_same_phones_lose_no_merge(backend: Backend) {
+    const PHONES: usize = 10;
+    const REQUESTS: usize = 200;
+    let db = backend.fresh_db().await;
+    let stores = [db.store().await, db.store().await];
+    let who = common::principal(&stores[0], "a@example.com").await;
+    let phone = |i: usize| format!("+5255100000{:02}", i % PHONES);
+    let mut tasks = Vec::with_capacity(REQUESTS);
+    for i in 0..REQUESTS {
+        let store = stores[i % 2].clone();
+        let ch = hilos_server::domain::ContactChange {
+            meta: Some(MetaPatch::from([(format!("k{i}"), Some(format!("v{i}")))])),
+            tags: Some(vec![
+                format!("tag{i}"),
+                if i % 3 == 0 { "Shared" } else { "SHARED" }.to_owned(),
+            ]),
+            ..change(&phone(i), &phone(i))
+        };
+        tasks.push(tokio::spawn(
+            async move { store.upsert_contact(&who, ch).await },
+        ));
+    }
+    let mut created = 0;
+    for task in tasks {
+        let outcome = task.await.expect("task").expect("upsert never fails");
+        created += usize::from(outcome.is_created());
+    }
+    assert_eq!(created, PHONES, "one create per phone");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM contacts").await,
+        PHONES as i64
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM tags").await,
+        REQUESTS as i64 + 1,
+        "one tag per name, however spelt"
+    );
+    for p in 0..PHONES {
+        let c = stores[1]
+            .get_contact_by_phone(who.account_id, &phone(p))
+            .await
+            .expect("read")
+            .expect("contact");
+        let mine: Vec<usize> = (p..REQUESTS).step_by(PHONES).collect();
+        let mut keys: Vec<&String> = c.meta.keys().collect();
+        keys.sort();
+        let mut want_keys: Vec<String> = mine.iter().map(|i| format!("k{i}")).collect();
+        want_keys.sort();
+        assert_eq!(
+            keys,
+            want_keys.iter().collect::<Vec<_>>(),
+            "meta of {}",
+            phone(p)
+        );
+        for i in &mine {
+            assert_eq!(c.meta.get(&format!("k{i}")), Some(&format!("v{i}")));
+        }
+        let mut tags: Vec<String> = c.tags.iter().map(|t| t.name.to_lowercase()).collect();
+        tags.sort();
+        let mut want_tags: Vec<String> = mine.iter().map(|i| format!("tag{i}")).collect();
+        want_tags.push("shared".to_owned());
+        want_tags.sort();
+        assert_eq!(tags, want_tags, "tags of {}", phone(p));
+    }
+}
+
+async fn principal_is_scoped_to_its_account(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let a = fx.principal("a@example.com").await;
     let b: Principal = fx.principal("b@example.com").await;
     fx.store
@@ -267,4 +319,46 @@ async fn principal_is_scoped_to_its_account() {
             .collect::<Vec<_>>(),
         [b.user_id]
     );
+}
+
+// SQLite only.
+
+#[tokio::test]
+async fn sqlite_file_is_created_in_wal_mode() {
+    let fx = Fixture::new(Backend::Sqlite).await;
+    let path = fx.db.url.strip_prefix("sqlite://").expect("a file URL");
+    assert!(std::path::Path::new(path).exists());
+    let pool = sqlx::SqlitePool::connect(&fx.db.url).await.expect("raw");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&pool)
+        .await
+        .expect("mode");
+    pool.close().await;
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_database_works() {
+    let store = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("memory");
+    let key = store
+        .bootstrap_if_empty()
+        .await
+        .expect("bootstrap")
+        .expect("key");
+    let who = store
+        .principal_for_token(&key)
+        .await
+        .expect("lookup")
+        .expect("valid");
+    store
+        .upsert_contact(&who, change(MX, MX))
+        .await
+        .expect("upsert");
+    assert!(store
+        .get_contact_by_phone(who.account_id, MX)
+        .await
+        .expect("read")
+        .is_some());
 }

@@ -1,12 +1,28 @@
-//! Upsert rules against a real SQLite file, checked on the stored state.
+//! Upsert rules against a real database, checked on the stored state; every
+//! test runs on each backend.
 
 mod common;
 
 use chrono::{TimeZone, Utc};
+use common::backend::Backend;
 use common::{change, strings, Fixture, MX};
 use hilos_server::domain::{Contact, ContactChange, MetaPatch, Patch, UpsertError, UpsertOutcome};
 use hilos_server::store::ContactStore;
 use uuid::Uuid;
+
+crate::backend_tests!(
+    create_then_update_by_canonical_phone,
+    meta_merges_overwrites_and_deletes,
+    tags_union_case_insensitively_keeping_stored_name,
+    tags_are_per_account,
+    assignees_union_overwrite_and_unknown,
+    unknown_assignee_on_create_makes_no_contact,
+    id_must_match_on_update,
+    create_with_client_chosen_id,
+    source_created_by_and_created_on_kept_on_update,
+    create_takes_given_source_and_created_on,
+    same_phone_in_two_accounts_is_two_contacts,
+);
 
 async fn stored(fx: &Fixture, account_id: i64, phone: &str) -> Contact {
     fx.store
@@ -31,9 +47,8 @@ fn assignee_ids(c: &Contact) -> Vec<i64> {
     c.default_assignees.iter().map(|u| u.id).collect()
 }
 
-#[tokio::test]
-async fn create_then_update_by_canonical_phone() {
-    let fx = Fixture::new().await;
+async fn create_then_update_by_canonical_phone(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let first = ContactChange {
         first_name: Patch::Value("Ana".into()),
@@ -62,9 +77,8 @@ async fn create_then_update_by_canonical_phone() {
     assert_eq!(fx.count("SELECT COUNT(*) FROM contacts").await, 1);
 }
 
-#[tokio::test]
-async fn meta_merges_overwrites_and_deletes() {
-    let fx = Fixture::new().await;
+async fn meta_merges_overwrites_and_deletes(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let mut ch = change(MX, MX);
     ch.meta = Some(meta(&[
@@ -102,9 +116,8 @@ async fn meta_merges_overwrites_and_deletes() {
     assert_eq!(got.get("z").map(String::as_str), Some("26"));
 }
 
-#[tokio::test]
-async fn tags_union_case_insensitively_keeping_stored_name() {
-    let fx = Fixture::new().await;
+async fn tags_union_case_insensitively_keeping_stored_name(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let mut ch = change(MX, MX);
     ch.tags = Some(strings(&["VIP", "vip", "Lead"]));
@@ -137,9 +150,8 @@ async fn tags_union_case_insensitively_keeping_stored_name() {
     );
 }
 
-#[tokio::test]
-async fn tags_are_per_account() {
-    let fx = Fixture::new().await;
+async fn tags_are_per_account(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let a = fx.principal("a@example.com").await;
     let b = fx.principal("b@example.com").await;
     for who in [&a, &b] {
@@ -153,9 +165,8 @@ async fn tags_are_per_account() {
     assert_eq!(fx.count("SELECT COUNT(*) FROM tags").await, 2);
 }
 
-#[tokio::test]
-async fn assignees_union_overwrite_and_unknown() {
-    let fx = Fixture::new().await;
+async fn assignees_union_overwrite_and_unknown(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let u2 = fx.member(who.account_id, "b@example.com").await.user_id;
     let u3 = fx.member(who.account_id, "c@example.com").await.user_id;
@@ -205,9 +216,8 @@ async fn assignees_union_overwrite_and_unknown() {
     assert_eq!(fx.count("SELECT COUNT(*) FROM tags").await, 0);
 }
 
-#[tokio::test]
-async fn unknown_assignee_on_create_makes_no_contact() {
-    let fx = Fixture::new().await;
+async fn unknown_assignee_on_create_makes_no_contact(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let outsider = fx.principal("x@example.com").await.user_id;
     let mut ch = change(MX, MX);
@@ -221,9 +231,8 @@ async fn unknown_assignee_on_create_makes_no_contact() {
     assert_eq!(fx.count("SELECT COUNT(*) FROM contacts").await, 0);
 }
 
-#[tokio::test]
-async fn id_must_match_on_update() {
-    let fx = Fixture::new().await;
+async fn id_must_match_on_update(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let created = fx
         .store
@@ -256,9 +265,8 @@ async fn id_must_match_on_update() {
     );
 }
 
-#[tokio::test]
-async fn create_with_client_chosen_id() {
-    let fx = Fixture::new().await;
+async fn create_with_client_chosen_id(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let other = fx.principal("b@example.com").await;
     let id = Uuid::new_v4();
@@ -288,9 +296,8 @@ async fn create_with_client_chosen_id() {
     assert_eq!(fx.count("SELECT COUNT(*) FROM contacts").await, 1);
 }
 
-#[tokio::test]
-async fn source_created_by_and_created_on_kept_on_update() {
-    let fx = Fixture::new().await;
+async fn source_created_by_and_created_on_kept_on_update(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let colleague = fx.member(who.account_id, "b@example.com").await;
     let created_on = Utc
@@ -330,9 +337,8 @@ async fn source_created_by_and_created_on_kept_on_update() {
     assert_eq!(c.created_by, who.user_id);
 }
 
-#[tokio::test]
-async fn create_takes_given_source_and_created_on() {
-    let fx = Fixture::new().await;
+async fn create_takes_given_source_and_created_on(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let who = fx.principal("a@example.com").await;
     let created_on = Utc
         .with_ymd_and_hms(2019, 5, 6, 7, 8, 9)
@@ -347,9 +353,8 @@ async fn create_takes_given_source_and_created_on() {
     assert!(c.last_updated_on > created_on);
 }
 
-#[tokio::test]
-async fn same_phone_in_two_accounts_is_two_contacts() {
-    let fx = Fixture::new().await;
+async fn same_phone_in_two_accounts_is_two_contacts(backend: Backend) {
+    let fx = Fixture::new(backend).await;
     let a = fx.principal("a@example.com").await;
     let b = fx.principal("b@example.com").await;
     let ca = fx
