@@ -8,6 +8,8 @@ use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use hilos_api::{
     router, ContactApi, ContactDetailReadPublic, ContactTagRequest, CreateOrUpdateContactResponse,
+    DeleteContactResponse, ErrorDetail, GetContactResponse, ListContactsQuery,
+    ListContactsResponse, PaginatedContactListReadPublicList, PartiallyUpdateContactResponse,
     Patch, PatchedContactEditPublic, ServiceError,
 };
 use serde_json::{json, Value};
@@ -20,6 +22,14 @@ const LIMIT: usize = 4096;
 #[derive(Default)]
 struct Double {
     seen: Mutex<Vec<PatchedContactEditPublic>>,
+    queries: Mutex<Vec<ListContactsQuery>>,
+    ids: Mutex<Vec<uuid::Uuid>>,
+}
+
+fn not_found() -> ErrorDetail {
+    ErrorDetail {
+        detail: "Not found.".into(),
+    }
 }
 
 impl ContactApi for Double {
@@ -41,7 +51,53 @@ impl ContactApi for Double {
         assert_eq!(principal, "caller");
         let phone = body.phone.clone().unwrap_or_default();
         self.seen.lock().expect("not poisoned").push(body);
-        CreateOrUpdateContactResponse::Created(ContactDetailReadPublic {
+        CreateOrUpdateContactResponse::Created(contact(phone))
+    }
+
+    async fn list_contacts(
+        &self,
+        _principal: Self::Principal,
+        query: ListContactsQuery,
+    ) -> ListContactsResponse {
+        self.queries.lock().expect("not poisoned").push(query);
+        ListContactsResponse::Ok(PaginatedContactListReadPublicList {
+            count: 0,
+            next: None,
+            previous: None,
+            results: vec![],
+        })
+    }
+
+    async fn get_contact(&self, _principal: Self::Principal, id: uuid::Uuid) -> GetContactResponse {
+        self.ids.lock().expect("not poisoned").push(id);
+        GetContactResponse::NotFound(not_found())
+    }
+
+    async fn delete_contact(
+        &self,
+        _principal: Self::Principal,
+        id: uuid::Uuid,
+    ) -> DeleteContactResponse {
+        self.ids.lock().expect("not poisoned").push(id);
+        DeleteContactResponse::NoContent
+    }
+
+    async fn partially_update_contact(
+        &self,
+        _principal: Self::Principal,
+        id: uuid::Uuid,
+        body: PatchedContactEditPublic,
+    ) -> PartiallyUpdateContactResponse {
+        self.ids.lock().expect("not poisoned").push(id);
+        let phone = body.phone.clone().unwrap_or_default();
+        self.seen.lock().expect("not poisoned").push(body);
+        PartiallyUpdateContactResponse::Ok(contact(phone))
+    }
+}
+
+fn contact(phone: String) -> ContactDetailReadPublic {
+    {
+        ContactDetailReadPublic {
             first_name: None,
             last_name: None,
             email: None,
@@ -58,7 +114,7 @@ impl ContactApi for Double {
             default_assignees: vec![],
             inbox_contacts: vec![],
             default_conversation_url: "http://localhost/c".into(),
-        })
+        }
     }
 }
 
@@ -390,4 +446,73 @@ fn the_openapi_document_is_derived_from_code() {
     let phone = &doc["components"]["schemas"]["PatchedContactEditPublic"]["properties"]["phone"];
     assert_eq!(phone["maxLength"], 30);
     assert!(doc["components"]["securitySchemes"]["tokenAuth"].is_object());
+}
+
+#[tokio::test]
+async fn path_and_query_parameters_are_parsed_before_the_trait() {
+    let api = Arc::new(Double::default());
+    let get = |uri: &str| {
+        Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Token {KEY}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    let id = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+    assert_eq!(
+        call(&api, get(&format!("/api/contact/{id}"))).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.ids.lock().expect("not poisoned").as_slice(),
+        [uuid::Uuid::parse_str(id).expect("uuid")]
+    );
+
+    let bad_id = call(&api, get("/api/contact/not-a-uuid")).await;
+    assert_eq!(bad_id.status, StatusCode::NOT_FOUND);
+    assert_eq!(bad_id.body, json!({"detail": "Not found."}));
+    assert_eq!(
+        api.ids.lock().expect("not poisoned").len(),
+        1,
+        "the trait never saw it"
+    );
+
+    let list = call(
+        &api,
+        get("/api/contact?page=2&page_size=5&search=ana+ruiz&other=x"),
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK);
+    let query = api
+        .queries
+        .lock()
+        .expect("not poisoned")
+        .pop()
+        .expect("query");
+    assert_eq!(
+        (query.page, query.page_size, query.search.as_deref()),
+        (Some(2), Some(5), Some("ana ruiz"))
+    );
+
+    let bad_page = call(&api, get("/api/contact?page=two")).await;
+    assert_eq!(bad_page.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        bad_page.body,
+        json!({"page": ["A valid integer is required."]})
+    );
+
+    let unauthenticated = call(
+        &api,
+        Request::delete(format!("/api/contact/{id}"))
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+    let delete = Request::delete(format!("/api/contact/{id}"))
+        .header(header::AUTHORIZATION, format!("Token {KEY}"))
+        .body(Body::empty())
+        .expect("request");
+    let deleted = call(&api, delete).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(deleted.body, Value::Null);
 }

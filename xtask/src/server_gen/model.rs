@@ -61,6 +61,10 @@ pub struct Field {
     pub nullable: bool,
     pub read_only: bool,
     pub max_length: Option<usize>,
+    /// Whether an empty string is accepted: for nullable properties (as
+    /// upstream's `blank=True` fields are) and for query parameters, where
+    /// `?search=` means no search.
+    pub allow_blank: bool,
     pub description: Option<String>,
     pub default: Option<serde_json::Value>,
 }
@@ -135,6 +139,7 @@ fn build_struct(name: &str, side: Side, schema: &Schema) -> Result<Struct> {
             nullable: data.nullable,
             read_only: data.read_only,
             max_length,
+            allow_blank: data.nullable,
             description: data.description.clone(),
             default: data.default.clone(),
         });
@@ -157,6 +162,73 @@ fn build_struct(name: &str, side: Side, schema: &Schema) -> Result<Struct> {
     })
 }
 
+/// Where an operation parameter is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamLocation {
+    /// A `{name}` segment of the path.
+    Path,
+    /// The query string.
+    Query,
+}
+
+/// An operation parameter, as a field of its location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub location: ParamLocation,
+    pub field: Field,
+}
+
+/// The parameters of an operation, in order.
+pub fn params(op: &openapiv3::Operation) -> Result<Vec<Param>> {
+    let mut out = Vec::new();
+    for param in &op.parameters {
+        let ReferenceOr::Item(param) = param else {
+            bail!("parameter references are not supported; inline the parameter");
+        };
+        let (location, data) = match param {
+            openapiv3::Parameter::Path { parameter_data, .. } => {
+                (ParamLocation::Path, parameter_data)
+            }
+            openapiv3::Parameter::Query { parameter_data, .. } => {
+                (ParamLocation::Query, parameter_data)
+            }
+            other => bail!(
+                "{}: only path and query parameters are supported",
+                other.parameter_data_ref().name
+            ),
+        };
+        let openapiv3::ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) = &data.format
+        else {
+            bail!("{}: a parameter needs an inline schema", data.name);
+        };
+        let shape = shape_of(schema)?;
+        if !matches!(
+            shape,
+            Shape::Text(_) | Shape::Uuid | Shape::Integer | Shape::Boolean
+        ) {
+            bail!(
+                "{}: parameters must be strings, uuids, integers or booleans",
+                data.name
+            );
+        }
+        out.push(Param {
+            location,
+            field: Field {
+                name: data.name.clone(),
+                shape,
+                required: data.required,
+                nullable: false,
+                read_only: false,
+                max_length: max_length_of(schema),
+                allow_blank: true,
+                description: data.description.clone(),
+                default: None,
+            },
+        });
+    }
+    Ok(out)
+}
+
 fn named(reference: &str) -> Result<Shape> {
     match spec::ref_name(reference) {
         Some(name) => Ok(Shape::Named(name.to_owned())),
@@ -164,14 +236,14 @@ fn named(reference: &str) -> Result<Shape> {
     }
 }
 
-fn max_length_of(schema: &Schema) -> Option<usize> {
+pub(super) fn max_length_of(schema: &Schema) -> Option<usize> {
     match &schema.schema_kind {
         SchemaKind::Type(Type::String(string)) => string.max_length,
         _ => None,
     }
 }
 
-fn shape_of(schema: &Schema) -> Result<Shape> {
+pub(super) fn shape_of(schema: &Schema) -> Result<Shape> {
     Ok(match &schema.schema_kind {
         SchemaKind::Type(Type::String(string)) => match &string.format {
             VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => Shape::DateTime,

@@ -6,7 +6,8 @@ use openapiv3::{OpenAPI, Operation, ReferenceOr, SecurityScheme};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use super::model::Model;
+use super::model::{self, Field, Model, ParamLocation, Side, Struct};
+use super::types::{field_ident, request_struct, rust_type};
 use crate::spec;
 
 /// The name of the generated trait.
@@ -30,6 +31,10 @@ struct Op<'a> {
     enum_ident: Ident,
     op: &'a Operation,
     secured: bool,
+    /// Path parameters, in order; each becomes an argument of the method.
+    path_params: Vec<Field>,
+    /// Query parameters, gathered in one `<Operation>Query` struct.
+    query: Option<(Ident, Struct)>,
     body: Option<(Ident, Vec<String>)>,
     responses: Vec<Response>,
 }
@@ -45,7 +50,9 @@ fn variant_name(status: u16) -> Result<Ident> {
             let mut chars = word.chars();
             chars
                 .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .map(|first| {
+                    first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
+                })
                 .unwrap_or_default()
         })
         .collect();
@@ -74,9 +81,29 @@ fn collect<'a>(spec: &'a OpenAPI) -> Result<Vec<Op<'a>>> {
             .operation_id
             .clone()
             .with_context(|| format!("{method} {path} has no operationId"))?;
-        if !op.parameters.is_empty() {
-            bail!("{operation_id}: parameters are not supported yet");
-        }
+        let params = model::params(op).with_context(|| format!("{operation_id}: parameters"))?;
+        let pascal = heck::AsUpperCamelCase(&operation_id).to_string();
+        let path_params: Vec<Field> = params
+            .iter()
+            .filter(|p| p.location == ParamLocation::Path)
+            .map(|p| p.field.clone())
+            .collect();
+        let query_fields: Vec<Field> = params
+            .into_iter()
+            .filter(|p| p.location == ParamLocation::Query)
+            .map(|p| p.field)
+            .collect();
+        let query = (!query_fields.is_empty()).then(|| {
+            let name = format!("{pascal}Query");
+            let def = Struct {
+                name: name.clone(),
+                side: Side::Request,
+                description: Some(format!("The query parameters of `{operation_id}`.")),
+                fields: query_fields,
+                extra: None,
+            };
+            (Ident::new(&name, Span::call_site()), def)
+        });
         let security = op.security.as_ref().or(spec.security.as_ref());
         let mut secured = false;
         for requirement in security.into_iter().flatten() {
@@ -107,7 +134,6 @@ fn collect<'a>(spec: &'a OpenAPI) -> Result<Vec<Op<'a>>> {
         }
         responses.sort_by_key(|r| r.status);
         let snake = heck::AsSnakeCase(&operation_id).to_string();
-        let pascal = heck::AsUpperCamelCase(&operation_id).to_string();
         ops.push(Op {
             path,
             method,
@@ -116,6 +142,8 @@ fn collect<'a>(spec: &'a OpenAPI) -> Result<Vec<Op<'a>>> {
             operation_id,
             op,
             secured,
+            path_params,
+            query,
             body,
             responses,
         });
@@ -155,10 +183,10 @@ fn response_enum(op: &Op) -> TokenStream {
             Some(_) => quote!(errors::json_response(#code, &body)),
             None => quote!(#code.into_response()),
         };
-        let respond = if status == 401 {
-            quote!(errors::with_token_challenge(#respond))
-        } else {
-            respond
+        let respond = match status {
+            401 => quote!(errors::with_token_challenge(#respond)),
+            503 => quote!(errors::with_retry_after(#respond)),
+            _ => respond,
         };
         match &r.body {
             Some(_) => quote!(Self::#variant(body) => #respond,),
@@ -201,6 +229,18 @@ fn path_attr(op: &Op) -> TokenStream {
     if let Some(description) = &op.op.description {
         parts.push(quote!(description = #description));
     }
+    let mut params = Vec::new();
+    for field in &op.path_params {
+        params.push(param_tuple(field, quote!(Path)));
+    }
+    if let Some((_, query)) = &op.query {
+        for field in &query.fields {
+            params.push(param_tuple(field, quote!(Query)));
+        }
+    }
+    if !params.is_empty() {
+        parts.push(quote!(params(#(#params),*)));
+    }
     if let Some((ty, media_types)) = &op.body {
         let content = media_types.iter().map(|media| quote!((#ty = #media)));
         parts.push(quote!(request_body(content(#(#content),*))));
@@ -220,6 +260,21 @@ fn path_attr(op: &Op) -> TokenStream {
     quote!(#[utoipa::path(#(#parts),*)])
 }
 
+/// `("name" = Type, Path|Query, description = "...")` for `#[utoipa::path]`.
+fn param_tuple(field: &Field, location: TokenStream) -> TokenStream {
+    let name = &field.name;
+    let value = rust_type(&field.shape);
+    let ty = if field.required {
+        value
+    } else {
+        quote!(Option<#value>)
+    };
+    match &field.description {
+        Some(description) => quote!((#name = #ty, #location, description = #description)),
+        None => quote!((#name = #ty, #location)),
+    }
+}
+
 fn handler(op: &Op, trait_ident: &Ident) -> TokenStream {
     let fn_ident = &op.fn_ident;
     let attr = path_attr(op);
@@ -233,6 +288,40 @@ fn handler(op: &Op, trait_ident: &Ident) -> TokenStream {
             };
         });
         args.push(quote!(principal));
+    }
+    let mut extractors = Vec::new();
+    if !op.path_params.is_empty() {
+        extractors.push(quote!(path: axum::extract::RawPathParams,));
+        for field in &op.path_params {
+            let ident = field_ident(&field.name);
+            let name = &field.name;
+            let parse = match &field.shape {
+                model::Shape::Uuid => quote!(uuid::Uuid::parse_str(&raw).ok()),
+                model::Shape::Integer => quote!(raw.parse::<i64>().ok()),
+                _ => quote!(Some(raw)),
+            };
+            // A path segment that does not parse names no resource: 404.
+            steps.push(quote! {
+                let Some(#ident) = body::path_param(&path, #name).and_then(|raw| #parse) else {
+                    return errors::not_found();
+                };
+            });
+            args.push(quote!(#ident));
+        }
+    }
+    if let Some((ty, _)) = &op.query {
+        extractors.push(quote!(axum::extract::RawQuery(raw_query): axum::extract::RawQuery,));
+        steps.push(quote! {
+            let query = match body::query_object(raw_query.as_deref(), #ty::FORM) {
+                Ok(object) => object,
+                Err(error) => return error.into_response(),
+            };
+            let query = match #ty::from_object(&query) {
+                Ok(query) => query,
+                Err(errors) => return errors.into_response(),
+            };
+        });
+        args.push(quote!(query));
     }
     if let Some((ty, _)) = &op.body {
         steps.push(quote! {
@@ -258,6 +347,7 @@ fn handler(op: &Op, trait_ident: &Ident) -> TokenStream {
         #attr
         pub async fn #fn_ident<A: #trait_ident>(
             State(api): State<Arc<A>>,
+            #(#extractors)*
             headers: HeaderMap,
             #request_arg,
         ) -> Response {
@@ -284,6 +374,14 @@ fn trait_method(op: &Op) -> TokenStream {
     let mut params = Vec::new();
     if op.secured {
         params.push(quote!(principal: Self::Principal));
+    }
+    for field in &op.path_params {
+        let ident = field_ident(&field.name);
+        let ty = rust_type(&field.shape);
+        params.push(quote!(#ident: #ty));
+    }
+    if let Some((ty, _)) = &op.query {
+        params.push(quote!(query: #ty));
     }
     if let Some((ty, _)) = &op.body {
         params.push(quote!(body: #ty));
@@ -341,6 +439,12 @@ fn security_modifier(spec: &OpenAPI) -> Result<TokenStream> {
 pub fn generate(spec: &OpenAPI, model: &Model) -> Result<TokenStream> {
     let ops = collect(spec)?;
     let trait_ident = Ident::new(TRAIT, Span::call_site());
+    let mut query_structs = Vec::new();
+    for op in &ops {
+        if let Some((_, def)) = &op.query {
+            query_structs.push(request_struct(def, model)?);
+        }
+    }
     let enums = ops.iter().map(response_enum);
     let handlers = ops.iter().map(|op| handler(op, &trait_ident));
     let methods = ops.iter().map(trait_method);
@@ -384,6 +488,8 @@ pub fn generate(spec: &OpenAPI, model: &Model) -> Result<TokenStream> {
     let security = security_modifier(spec)?;
 
     Ok(quote! {
+        #(#query_structs)*
+
         #(#enums)*
 
         /// The Hilos contact API, one method per operation of the spec.

@@ -205,9 +205,7 @@ fn checker(shape: &Shape, field: &Field) -> Result<TokenStream> {
                 TextFormat::Email => quote!(TextFormat::Email),
                 TextFormat::Uri => quote!(TextFormat::Uri),
             };
-            // Nullable text may also be blank, as upstream's `blank=True`
-            // model fields are.
-            let allow_blank = field.nullable;
+            let allow_blank = field.allow_blank;
             quote!(|v| fields::text(v, TextRules { max_length: #max, format: #format, allow_blank: #allow_blank }))
         }
         Shape::Uuid => quote!(fields::uuid),
@@ -232,7 +230,7 @@ fn checker(shape: &Shape, field: &Field) -> Result<TokenStream> {
     })
 }
 
-fn request_struct(def: &Struct, model: &Model) -> Result<TokenStream> {
+pub(super) fn request_struct(def: &Struct, model: &Model) -> Result<TokenStream> {
     if def.extra.is_some() {
         bail!(
             "{}: additionalProperties on a request body is not supported",

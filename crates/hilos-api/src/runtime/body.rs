@@ -116,6 +116,25 @@ fn body_read_error(err: &axum::Error) -> BodyError {
     BodyError::Malformed("The request body could not be read.".to_owned())
 }
 
+/// The percent-decoded value of a path parameter; `None` when it is missing
+/// or not valid UTF-8.
+pub fn path_param(params: &axum::extract::RawPathParams, name: &str) -> Option<String> {
+    let (_, raw) = params.iter().find(|(key, _)| *key == name)?;
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
+}
+
+/// Decodes a query string, which is written like a form body.
+pub fn query_object(
+    raw: Option<&str>,
+    form: &[FormField],
+) -> Result<Map<String, Value>, BodyError> {
+    let pairs = parse_urlencoded(raw.unwrap_or_default().as_bytes())?;
+    form_to_object(pairs, form).map_err(BodyError::Fields)
+}
+
 /// Decodes a complete body according to the `Content-Type` header.
 pub async fn decode_object(
     headers: &HeaderMap,
@@ -175,7 +194,7 @@ fn parse_urlencoded(bytes: &[u8]) -> Result<Vec<(String, String)>, BodyError> {
             .decode_utf8()
             .map(|text| text.into_owned())
             .map_err(|_| {
-                BodyError::Malformed("Form parse error - the body is not valid UTF-8.".to_owned())
+                BodyError::Malformed("Form parse error - the text is not valid UTF-8.".to_owned())
             })
     };
     bytes

@@ -118,6 +118,18 @@ pub fn with_token_challenge(mut response: Response) -> Response {
     response
 }
 
+/// How long a client should wait before retrying a 503, in seconds.
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Adds `Retry-After`, which every 503 carries.
+pub fn with_retry_after(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+    response
+}
+
 /// 500 with a body that says nothing about the cause.
 pub fn server_error() -> Response {
     detail(StatusCode::INTERNAL_SERVER_ERROR, messages::SERVER_ERROR)
