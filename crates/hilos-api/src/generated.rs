@@ -390,6 +390,229 @@ pub struct InboxContactURL {
     pub channel: i64,
 }
 
+/// One page of contacts, as Django REST Framework's page-number pagination gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PaginatedContactListReadPublicList {
+    #[serde(rename = "count")]
+    #[schema(value_type = i64, required = true)]
+    pub count: i64,
+    #[serde(rename = "next")]
+    #[serde(default)]
+    #[schema(value_type = String, required = false, nullable, format = "uri")]
+    pub next: Option<String>,
+    #[serde(rename = "previous")]
+    #[serde(default)]
+    #[schema(value_type = String, required = false, nullable, format = "uri")]
+    pub previous: Option<String>,
+    #[serde(rename = "results")]
+    #[schema(value_type = Vec<ContactListReadPublic>, required = true)]
+    pub results: Vec<ContactListReadPublic>,
+}
+
+/// A contact in a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ContactListReadPublic {
+    #[serde(rename = "first_name")]
+    #[serde(default)]
+    #[schema(value_type = String, required = false, nullable, max_length = 100)]
+    pub first_name: Option<String>,
+    #[serde(rename = "last_name")]
+    #[serde(default)]
+    #[schema(value_type = String, required = false, nullable, max_length = 100)]
+    pub last_name: Option<String>,
+    #[serde(rename = "email")]
+    #[serde(default)]
+    #[schema(
+        value_type = String,
+        required = false,
+        nullable,
+        max_length = 254,
+        format = "email"
+    )]
+    pub email: Option<String>,
+    #[serde(rename = "meta")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, required = false)]
+    pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(rename = "external_url")]
+    #[serde(default)]
+    #[schema(
+        value_type = String,
+        required = false,
+        nullable,
+        max_length = 200,
+        format = "uri"
+    )]
+    pub external_url: Option<String>,
+    #[serde(rename = "canonical_phone")]
+    #[schema(value_type = String, required = true, max_length = 30)]
+    pub canonical_phone: String,
+    /// User ID of the user who created the contact
+    #[serde(rename = "created_by")]
+    #[schema(value_type = i64, required = true, read_only)]
+    pub created_by: i64,
+    /// Phone number of the contact
+    #[serde(rename = "phone")]
+    #[schema(value_type = String, required = true)]
+    pub phone: String,
+    #[serde(rename = "created_on")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = chrono::DateTime<chrono::Utc>, required = false)]
+    pub created_on: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(rename = "last_updated_on")]
+    #[schema(value_type = chrono::DateTime<chrono::Utc>, required = true, read_only)]
+    pub last_updated_on: chrono::DateTime<chrono::Utc>,
+    #[serde(rename = "source")]
+    #[schema(value_type = String, required = true, max_length = 255)]
+    pub source: String,
+    /// Tags associated with the contact
+    #[serde(rename = "tags")]
+    #[schema(value_type = Vec<ContactTag>, required = true)]
+    pub tags: Vec<ContactTag>,
+    /// UUID representing the contact ID
+    #[serde(rename = "id")]
+    #[schema(value_type = String, required = true)]
+    pub id: String,
+}
+
+/// A contact in full, with the fields only the detail view has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ContactDetailRead {
+    #[serde(rename = "first_name")]
+    #[serde(default)]
+    #[schema(value_type = String, required = false, nullable, max_length = 100)]
+    pub first_name: Option<String>,
+    #[serde(rename = "last_name")]
+    #[serde(default)]
+    #[schema(value_type = String, required = false, nullable, max_length = 100)]
+    pub last_name: Option<String>,
+    #[serde(rename = "email")]
+    #[serde(default)]
+    #[schema(
+        value_type = String,
+        required = false,
+        nullable,
+        max_length = 254,
+        format = "email"
+    )]
+    pub email: Option<String>,
+    #[serde(rename = "meta")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, required = false)]
+    pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(rename = "external_url")]
+    #[serde(default)]
+    #[schema(
+        value_type = String,
+        required = false,
+        nullable,
+        max_length = 200,
+        format = "uri"
+    )]
+    pub external_url: Option<String>,
+    #[serde(rename = "canonical_phone")]
+    #[schema(value_type = String, required = true, max_length = 30)]
+    pub canonical_phone: String,
+    /// User ID of the user who created the contact
+    #[serde(rename = "created_by")]
+    #[schema(value_type = i64, required = true, read_only)]
+    pub created_by: i64,
+    /// Phone number of the contact
+    #[serde(rename = "phone")]
+    #[schema(value_type = String, required = true)]
+    pub phone: String,
+    /// UUID representing the contact ID
+    #[serde(rename = "id")]
+    #[schema(value_type = String, required = true)]
+    pub id: String,
+    #[serde(rename = "created_on")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = chrono::DateTime<chrono::Utc>, required = false)]
+    pub created_on: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(rename = "last_updated_on")]
+    #[schema(value_type = chrono::DateTime<chrono::Utc>, required = true, read_only)]
+    pub last_updated_on: chrono::DateTime<chrono::Utc>,
+    #[serde(rename = "source")]
+    #[schema(value_type = String, required = true, max_length = 255)]
+    pub source: String,
+    /// Tags associated with the contact
+    #[serde(rename = "tags")]
+    #[schema(value_type = Vec<ContactTag>, required = true)]
+    pub tags: Vec<ContactTag>,
+    /// ID of the default assignees for the contact
+    #[serde(rename = "default_assignees")]
+    #[schema(value_type = Vec<AccountMemberUserBasicRead>, required = true)]
+    pub default_assignees: Vec<AccountMemberUserBasicRead>,
+    /// URL of the inbox conversation associated with the contact
+    #[serde(rename = "inbox_contacts")]
+    #[schema(value_type = Vec<InboxContactURL>, required = true)]
+    pub inbox_contacts: Vec<InboxContactURL>,
+    #[serde(rename = "default_conversation_url")]
+    #[schema(value_type = String, required = true, read_only)]
+    pub default_conversation_url: String,
+    #[serde(rename = "is_deleted")]
+    #[schema(value_type = bool, required = true)]
+    pub is_deleted: bool,
+    #[serde(rename = "notes")]
+    #[schema(value_type = Vec<ContactNoteRead>, required = true)]
+    pub notes: Vec<ContactNoteRead>,
+    #[serde(rename = "contact_import")]
+    #[serde(default)]
+    #[schema(value_type = uuid::Uuid, required = false, nullable)]
+    pub contact_import: Option<uuid::Uuid>,
+    #[serde(rename = "default_channel")]
+    #[serde(default)]
+    #[schema(value_type = i64, required = false, nullable)]
+    pub default_channel: Option<i64>,
+}
+
+/// A note on a contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ContactNoteRead {
+    #[serde(rename = "id")]
+    #[schema(value_type = i64, required = true, read_only)]
+    pub id: i64,
+    #[serde(rename = "notes")]
+    #[schema(value_type = String, required = true)]
+    pub notes: String,
+    #[serde(rename = "contact")]
+    #[schema(value_type = uuid::Uuid, required = true)]
+    pub contact: uuid::Uuid,
+    #[serde(rename = "created_on")]
+    #[schema(value_type = chrono::DateTime<chrono::Utc>, required = true, read_only)]
+    pub created_on: chrono::DateTime<chrono::Utc>,
+    #[serde(rename = "created_by")]
+    #[schema(value_type = UserBasicRead, required = true)]
+    pub created_by: UserBasicRead,
+}
+
+/// The author of a note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UserBasicRead {
+    #[serde(rename = "first_name")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
+    pub first_name: Option<String>,
+    #[serde(rename = "last_name")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
+    pub last_name: Option<String>,
+    #[serde(rename = "email")]
+    #[schema(value_type = String, required = true, format = "email")]
+    pub email: String,
+    #[serde(rename = "id")]
+    #[schema(value_type = i64, required = true, read_only)]
+    pub id: i64,
+    #[serde(rename = "profile_image")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false, format = "uri")]
+    pub profile_image: Option<String>,
+    #[serde(rename = "role")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
+    pub role: Option<String>,
+}
+
 /// Django REST Framework's error body for errors that are not about one field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
@@ -456,6 +679,120 @@ impl ContactTagRequest {
     }
 }
 
+/// The query parameters of `List Contacts`.
+#[derive(Debug, Clone, PartialEq, Default, utoipa::ToSchema)]
+pub struct ListContactsQuery {
+    /// A page number within the paginated result set.
+    #[schema(value_type = i64, required = false)]
+    pub page: Option<i64>,
+    /// Number of results to return per page.
+    #[schema(value_type = i64, required = false)]
+    pub page_size: Option<i64>,
+    /// A search term.
+    #[schema(value_type = String, required = false)]
+    pub search: Option<String>,
+}
+
+impl ListContactsQuery {
+    /// How each property is written in form-urlencoded and multipart bodies.
+    pub const FORM: &'static [FormField] = &[
+        FormField {
+            name: "page",
+            kind: FormKind::Integer,
+            nullable: false,
+        },
+        FormField {
+            name: "page_size",
+            kind: FormKind::Integer,
+            nullable: false,
+        },
+        FormField {
+            name: "search",
+            kind: FormKind::Text,
+            nullable: false,
+        },
+    ];
+    /// Checks every property of a decoded body, reporting all failures together.
+    pub fn from_object(
+        object: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let page = fields::optional(object, "page", &mut errors, fields::integer);
+        let page_size = fields::optional(object, "page_size", &mut errors, fields::integer);
+        let search = fields::optional(object, "search", &mut errors, |v| {
+            fields::text(
+                v,
+                TextRules {
+                    max_length: None,
+                    format: TextFormat::Plain,
+                    allow_blank: true,
+                },
+            )
+        });
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        Ok(Self {
+            page,
+            page_size,
+            search,
+        })
+    }
+}
+
+/// The documented responses of `List Contacts`.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved into the response"
+)]
+pub enum ListContactsResponse {
+    /// 200.
+    Ok(PaginatedContactListReadPublicList),
+    /// 400: `page` or `page_size` is not an integer.
+    BadRequest(ValidationError),
+    /// 401: The `Authorization: Token <key>` header is missing, malformed, or names an unknown or revoked key. Sent with `WWW-Authenticate: Token`.
+    Unauthorized(ErrorDetail),
+    /// 404: A page beyond the last one: `{"detail": "Invalid page."}`.
+    NotFound(ErrorDetail),
+    /// 500: An unexpected server error. The cause is logged, never returned.
+    InternalServerError(ErrorDetail),
+    /// 503: The database is unreachable for now. Retry after the `Retry-After` header's seconds.
+    ServiceUnavailable(ErrorDetail),
+}
+
+impl IntoResponse for ListContactsResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Ok(body) => errors::json_response(
+                StatusCode::from_u16(200u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::BadRequest(body) => errors::json_response(
+                StatusCode::from_u16(400u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::Unauthorized(body) => errors::with_token_challenge(errors::json_response(
+                StatusCode::from_u16(401u16).expect("documented status codes are valid"),
+                &body,
+            )),
+            Self::NotFound(body) => errors::json_response(
+                StatusCode::from_u16(404u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::InternalServerError(body) => errors::json_response(
+                StatusCode::from_u16(500u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::ServiceUnavailable(body) => errors::with_retry_after(errors::json_response(
+                StatusCode::from_u16(503u16).expect("documented status codes are valid"),
+                &body,
+            )),
+        }
+    }
+}
+
 /// The documented responses of `Create or Update Contact`.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(
@@ -475,6 +812,8 @@ pub enum CreateOrUpdateContactResponse {
     UnsupportedMediaType(ErrorDetail),
     /// 500: An unexpected server error. The cause is logged, never returned.
     InternalServerError(ErrorDetail),
+    /// 503: The database is unreachable for now. Retry after the `Retry-After` header's seconds.
+    ServiceUnavailable(ErrorDetail),
 }
 
 impl IntoResponse for CreateOrUpdateContactResponse {
@@ -504,6 +843,165 @@ impl IntoResponse for CreateOrUpdateContactResponse {
                 StatusCode::from_u16(500u16).expect("documented status codes are valid"),
                 &body,
             ),
+            Self::ServiceUnavailable(body) => errors::with_retry_after(errors::json_response(
+                StatusCode::from_u16(503u16).expect("documented status codes are valid"),
+                &body,
+            )),
+        }
+    }
+}
+
+/// The documented responses of `Get Contact`.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved into the response"
+)]
+pub enum GetContactResponse {
+    /// 200.
+    Ok(ContactDetailRead),
+    /// 401: The `Authorization: Token <key>` header is missing, malformed, or names an unknown or revoked key. Sent with `WWW-Authenticate: Token`.
+    Unauthorized(ErrorDetail),
+    /// 404: No contact with this id in the caller's account.
+    NotFound(ErrorDetail),
+    /// 500: An unexpected server error. The cause is logged, never returned.
+    InternalServerError(ErrorDetail),
+    /// 503: The database is unreachable for now. Retry after the `Retry-After` header's seconds.
+    ServiceUnavailable(ErrorDetail),
+}
+
+impl IntoResponse for GetContactResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Ok(body) => errors::json_response(
+                StatusCode::from_u16(200u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::Unauthorized(body) => errors::with_token_challenge(errors::json_response(
+                StatusCode::from_u16(401u16).expect("documented status codes are valid"),
+                &body,
+            )),
+            Self::NotFound(body) => errors::json_response(
+                StatusCode::from_u16(404u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::InternalServerError(body) => errors::json_response(
+                StatusCode::from_u16(500u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::ServiceUnavailable(body) => errors::with_retry_after(errors::json_response(
+                StatusCode::from_u16(503u16).expect("documented status codes are valid"),
+                &body,
+            )),
+        }
+    }
+}
+
+/// The documented responses of `Delete Contact`.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved into the response"
+)]
+pub enum DeleteContactResponse {
+    /// 204: The contact was deleted.
+    NoContent,
+    /// 401: The `Authorization: Token <key>` header is missing, malformed, or names an unknown or revoked key. Sent with `WWW-Authenticate: Token`.
+    Unauthorized(ErrorDetail),
+    /// 404: No contact with this id in the caller's account.
+    NotFound(ErrorDetail),
+    /// 500: An unexpected server error. The cause is logged, never returned.
+    InternalServerError(ErrorDetail),
+    /// 503: The database is unreachable for now. Retry after the `Retry-After` header's seconds.
+    ServiceUnavailable(ErrorDetail),
+}
+
+impl IntoResponse for DeleteContactResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NoContent => StatusCode::from_u16(204u16)
+                .expect("documented status codes are valid")
+                .into_response(),
+            Self::Unauthorized(body) => errors::with_token_challenge(errors::json_response(
+                StatusCode::from_u16(401u16).expect("documented status codes are valid"),
+                &body,
+            )),
+            Self::NotFound(body) => errors::json_response(
+                StatusCode::from_u16(404u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::InternalServerError(body) => errors::json_response(
+                StatusCode::from_u16(500u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::ServiceUnavailable(body) => errors::with_retry_after(errors::json_response(
+                StatusCode::from_u16(503u16).expect("documented status codes are valid"),
+                &body,
+            )),
+        }
+    }
+}
+
+/// The documented responses of `Partially Update Contact`.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved into the response"
+)]
+pub enum PartiallyUpdateContactResponse {
+    /// 200.
+    Ok(ContactDetailReadPublic),
+    /// 400: Validation failed. Every failing field is listed with its messages.
+    BadRequest(ValidationError),
+    /// 401: The `Authorization: Token <key>` header is missing, malformed, or names an unknown or revoked key. Sent with `WWW-Authenticate: Token`.
+    Unauthorized(ErrorDetail),
+    /// 404: No contact with this id in the caller's account.
+    NotFound(ErrorDetail),
+    /// 413: The request body is larger than the server's limit.
+    PayloadTooLarge(ErrorDetail),
+    /// 415: The request body's media type is not JSON, form-urlencoded or multipart.
+    UnsupportedMediaType(ErrorDetail),
+    /// 500: An unexpected server error. The cause is logged, never returned.
+    InternalServerError(ErrorDetail),
+    /// 503: The database is unreachable for now. Retry after the `Retry-After` header's seconds.
+    ServiceUnavailable(ErrorDetail),
+}
+
+impl IntoResponse for PartiallyUpdateContactResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Ok(body) => errors::json_response(
+                StatusCode::from_u16(200u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::BadRequest(body) => errors::json_response(
+                StatusCode::from_u16(400u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::Unauthorized(body) => errors::with_token_challenge(errors::json_response(
+                StatusCode::from_u16(401u16).expect("documented status codes are valid"),
+                &body,
+            )),
+            Self::NotFound(body) => errors::json_response(
+                StatusCode::from_u16(404u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::PayloadTooLarge(body) => errors::json_response(
+                StatusCode::from_u16(413u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::UnsupportedMediaType(body) => errors::json_response(
+                StatusCode::from_u16(415u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::InternalServerError(body) => errors::json_response(
+                StatusCode::from_u16(500u16).expect("documented status codes are valid"),
+                &body,
+            ),
+            Self::ServiceUnavailable(body) => errors::with_retry_after(errors::json_response(
+                StatusCode::from_u16(503u16).expect("documented status codes are valid"),
+                &body,
+            )),
         }
     }
 }
@@ -527,6 +1025,16 @@ pub trait ContactApi: Send + Sync + 'static {
         crate::DEFAULT_MAX_BODY_BYTES
     }
 
+    /// List contacts
+    ///
+    /// `GET /api/contact`
+    ///
+    /// The contacts of the caller's account, newest first, a page at a time. `search` matches, case-insensitively, any part of the canonical phone, first_name, last_name, email or external_url.
+    fn list_contacts(
+        &self,
+        principal: Self::Principal,
+        query: ListContactsQuery,
+    ) -> impl std::future::Future<Output = ListContactsResponse> + Send;
     /// Create a contact
     ///
     /// `POST /api/contact`
@@ -541,6 +1049,35 @@ pub trait ContactApi: Send + Sync + 'static {
         principal: Self::Principal,
         body: PatchedContactEditPublic,
     ) -> impl std::future::Future<Output = CreateOrUpdateContactResponse> + Send;
+    /// Get Contact
+    ///
+    /// `GET /api/contact/{id}`
+    fn get_contact(
+        &self,
+        principal: Self::Principal,
+        id: uuid::Uuid,
+    ) -> impl std::future::Future<Output = GetContactResponse> + Send;
+    /// Delete Contact
+    ///
+    /// `DELETE /api/contact/{id}`
+    ///
+    /// Removes the contact and its personal data. A later `POST` with the same phone creates a new contact with a new id. This operation is an extension: upstream does not publish one.
+    fn delete_contact(
+        &self,
+        principal: Self::Principal,
+        id: uuid::Uuid,
+    ) -> impl std::future::Future<Output = DeleteContactResponse> + Send;
+    /// Partially Update Contact
+    ///
+    /// `PATCH /api/contact/{id}`
+    ///
+    /// Updates the contact with this id, with the same body, validation and merge rules as `POST /api/contact`. Changing `phone` to one that belongs to another contact of the account is refused.
+    fn partially_update_contact(
+        &self,
+        principal: Self::Principal,
+        id: uuid::Uuid,
+        body: PatchedContactEditPublic,
+    ) -> impl std::future::Future<Output = PartiallyUpdateContactResponse> + Send;
 }
 
 /// The axum handlers behind [`router`], one per operation.
@@ -556,6 +1093,82 @@ pub mod handlers {
             Ok(None) => Err(auth::AuthFailure::InvalidToken.into_response()),
             Err(error) => Err(error.into_response()),
         }
+    }
+
+    /// `GET /api/contact`.
+    #[utoipa::path(
+        get,
+        path = "/api/contact",
+        operation_id = "List Contacts",
+        tag = "Contact",
+        summary = "List contacts",
+        description = "The contacts of the caller's account, newest first, a page at a time. `search` matches, case-insensitively, any part of the canonical phone, first_name, last_name, email or external_url.",
+        params(
+            (
+                "page" = Option<i64>,
+                Query,
+                description = "A page number within the paginated result set."
+            ),
+            (
+                "page_size" = Option<i64>,
+                Query,
+                description = "Number of results to return per page."
+            ),
+            ("search" = Option<String>, Query, description = "A search term.")
+        ),
+        responses(
+            (
+                status = 200u16,
+                description = "",
+                body = PaginatedContactListReadPublicList
+            ),
+            (
+                status = 400u16,
+                description = "`page` or `page_size` is not an integer.",
+                body = ValidationError
+            ),
+            (
+                status = 401u16,
+                description = "The `Authorization: Token <key>` header is missing, malformed, or names an unknown or revoked key. Sent with `WWW-Authenticate: Token`.",
+                body = ErrorDetail
+            ),
+            (
+                status = 404u16,
+                description = "A page beyond the last one: `{\"detail\": \"Invalid page.\"}`.",
+                body = ErrorDetail
+            ),
+            (
+                status = 500u16,
+                description = "An unexpected server error. The cause is logged, never returned.",
+                body = ErrorDetail
+            ),
+            (
+                status = 503u16,
+                description = "The database is unreachable for now. Retry after the `Retry-After` header's seconds.",
+                body = ErrorDetail
+            )
+        ),
+        security(("tokenAuth" = []))
+    )]
+    pub async fn list_contacts<A: ContactApi>(
+        State(api): State<Arc<A>>,
+        axum::extract::RawQuery(raw_query): axum::extract::RawQuery,
+        headers: HeaderMap,
+        _request: Body,
+    ) -> Response {
+        let principal = match authenticate(api.as_ref(), &headers).await {
+            Ok(principal) => principal,
+            Err(response) => return response,
+        };
+        let query = match body::query_object(raw_query.as_deref(), ListContactsQuery::FORM) {
+            Ok(object) => object,
+            Err(error) => return error.into_response(),
+        };
+        let query = match ListContactsQuery::from_object(&query) {
+            Ok(query) => query,
+            Err(errors) => return errors.into_response(),
+        };
+        api.list_contacts(principal, query).await.into_response()
     }
 
     /// `POST /api/contact`.
@@ -599,6 +1212,11 @@ pub mod handlers {
                 status = 500u16,
                 description = "An unexpected server error. The cause is logged, never returned.",
                 body = ErrorDetail
+            ),
+            (
+                status = 503u16,
+                description = "The database is unreachable for now. Retry after the `Retry-After` header's seconds.",
+                body = ErrorDetail
             )
         ),
         security(("tokenAuth" = []))
@@ -631,6 +1249,200 @@ pub mod handlers {
             .await
             .into_response()
     }
+
+    /// `GET /api/contact/{id}`.
+    #[utoipa::path(
+        get,
+        path = "/api/contact/{id}",
+        operation_id = "Get Contact",
+        tag = "Contact",
+        summary = "Get Contact",
+        params(("id" = uuid::Uuid, Path, description = "The contact's id.")),
+        responses(
+            (status = 200u16, description = "", body = ContactDetailRead),
+            (
+                status = 401u16,
+                description = "The `Authorization: Token <key>` header is missing, malformed, or names an unknown or revoked key. Sent with `WWW-Authenticate: Token`.",
+                body = ErrorDetail
+            ),
+            (
+                status = 404u16,
+                description = "No contact with this id in the caller's account.",
+                body = ErrorDetail
+            ),
+            (
+                status = 500u16,
+                description = "An unexpected server error. The cause is logged, never returned.",
+                body = ErrorDetail
+            ),
+            (
+                status = 503u16,
+                description = "The database is unreachable for now. Retry after the `Retry-After` header's seconds.",
+                body = ErrorDetail
+            )
+        ),
+        security(("tokenAuth" = []))
+    )]
+    pub async fn get_contact<A: ContactApi>(
+        State(api): State<Arc<A>>,
+        path: axum::extract::RawPathParams,
+        headers: HeaderMap,
+        _request: Body,
+    ) -> Response {
+        let principal = match authenticate(api.as_ref(), &headers).await {
+            Ok(principal) => principal,
+            Err(response) => return response,
+        };
+        let Some(id) =
+            body::path_param(&path, "id").and_then(|raw| uuid::Uuid::parse_str(&raw).ok())
+        else {
+            return errors::not_found();
+        };
+        api.get_contact(principal, id).await.into_response()
+    }
+
+    /// `DELETE /api/contact/{id}`.
+    #[utoipa::path(
+        delete,
+        path = "/api/contact/{id}",
+        operation_id = "Delete Contact",
+        tag = "Contact",
+        summary = "Delete Contact",
+        description = "Removes the contact and its personal data. A later `POST` with the same phone creates a new contact with a new id. This operation is an extension: upstream does not publish one.",
+        params(("id" = uuid::Uuid, Path, description = "The contact's id.")),
+        responses(
+            (status = 204u16, description = "The contact was deleted."),
+            (
+                status = 401u16,
+                description = "The `Authorization: Token <key>` header is missing, malformed, or names an unknown or revoked key. Sent with `WWW-Authenticate: Token`.",
+                body = ErrorDetail
+            ),
+            (
+                status = 404u16,
+                description = "No contact with this id in the caller's account.",
+                body = ErrorDetail
+            ),
+            (
+                status = 500u16,
+                description = "An unexpected server error. The cause is logged, never returned.",
+                body = ErrorDetail
+            ),
+            (
+                status = 503u16,
+                description = "The database is unreachable for now. Retry after the `Retry-After` header's seconds.",
+                body = ErrorDetail
+            )
+        ),
+        security(("tokenAuth" = []))
+    )]
+    pub async fn delete_contact<A: ContactApi>(
+        State(api): State<Arc<A>>,
+        path: axum::extract::RawPathParams,
+        headers: HeaderMap,
+        _request: Body,
+    ) -> Response {
+        let principal = match authenticate(api.as_ref(), &headers).await {
+            Ok(principal) => principal,
+            Err(response) => return response,
+        };
+        let Some(id) =
+            body::path_param(&path, "id").and_then(|raw| uuid::Uuid::parse_str(&raw).ok())
+        else {
+            return errors::not_found();
+        };
+        api.delete_contact(principal, id).await.into_response()
+    }
+
+    /// `PATCH /api/contact/{id}`.
+    #[utoipa::path(
+        patch,
+        path = "/api/contact/{id}",
+        operation_id = "Partially Update Contact",
+        tag = "Contact",
+        summary = "Partially Update Contact",
+        description = "Updates the contact with this id, with the same body, validation and merge rules as `POST /api/contact`. Changing `phone` to one that belongs to another contact of the account is refused.",
+        params(("id" = uuid::Uuid, Path, description = "The contact's id.")),
+        request_body(
+            content(
+                (PatchedContactEditPublic = "application/json"),
+                (PatchedContactEditPublic = "application/x-www-form-urlencoded"),
+                (PatchedContactEditPublic = "multipart/form-data")
+            )
+        ),
+        responses(
+            (status = 200u16, description = "", body = ContactDetailReadPublic),
+            (
+                status = 400u16,
+                description = "Validation failed. Every failing field is listed with its messages.",
+                body = ValidationError
+            ),
+            (
+                status = 401u16,
+                description = "The `Authorization: Token <key>` header is missing, malformed, or names an unknown or revoked key. Sent with `WWW-Authenticate: Token`.",
+                body = ErrorDetail
+            ),
+            (
+                status = 404u16,
+                description = "No contact with this id in the caller's account.",
+                body = ErrorDetail
+            ),
+            (
+                status = 413u16,
+                description = "The request body is larger than the server's limit.",
+                body = ErrorDetail
+            ),
+            (
+                status = 415u16,
+                description = "The request body's media type is not JSON, form-urlencoded or multipart.",
+                body = ErrorDetail
+            ),
+            (
+                status = 500u16,
+                description = "An unexpected server error. The cause is logged, never returned.",
+                body = ErrorDetail
+            ),
+            (
+                status = 503u16,
+                description = "The database is unreachable for now. Retry after the `Retry-After` header's seconds.",
+                body = ErrorDetail
+            )
+        ),
+        security(("tokenAuth" = []))
+    )]
+    pub async fn partially_update_contact<A: ContactApi>(
+        State(api): State<Arc<A>>,
+        path: axum::extract::RawPathParams,
+        headers: HeaderMap,
+        request: Body,
+    ) -> Response {
+        let principal = match authenticate(api.as_ref(), &headers).await {
+            Ok(principal) => principal,
+            Err(response) => return response,
+        };
+        let Some(id) =
+            body::path_param(&path, "id").and_then(|raw| uuid::Uuid::parse_str(&raw).ok())
+        else {
+            return errors::not_found();
+        };
+        let object = match body::read_object(
+            &headers,
+            request,
+            api.max_body_bytes(),
+            PatchedContactEditPublic::FORM,
+        )
+        .await
+        {
+            Ok(object) => object,
+            Err(error) => return error.into_response(),
+        };
+        let input = match PatchedContactEditPublic::from_object(&object) {
+            Ok(input) => input,
+            Err(errors) => return errors.into_response(),
+        };
+        api.partially_update_contact(principal, id, input)
+            .await
+            .into_response()
+    }
 }
 
 /// Routes every operation of the spec to `api`. No layers are added:
@@ -639,9 +1451,20 @@ pub fn router<A: ContactApi>(api: Arc<A>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/contact",
-            axum::routing::post(handlers::create_or_update_contact::<A>).fallback(
-                |method: Method| async move { errors::method_not_allowed(method.as_str(), "POST") },
-            ),
+            axum::routing::get(handlers::list_contacts::<A>)
+                .post(handlers::create_or_update_contact::<A>)
+                .fallback(|method: Method| async move {
+                    errors::method_not_allowed(method.as_str(), "GET, POST")
+                }),
+        )
+        .route(
+            "/api/contact/{id}",
+            axum::routing::get(handlers::get_contact::<A>)
+                .delete(handlers::delete_contact::<A>)
+                .patch(handlers::partially_update_contact::<A>)
+                .fallback(|method: Method| async move {
+                    errors::method_not_allowed(method.as_str(), "GET, DELETE, PATCH")
+                }),
         )
         .fallback(|| async { errors::not_found() })
         .with_state(api)
@@ -674,7 +1497,13 @@ impl utoipa::Modify for SecuritySchemes {
         version = "1.0.0",
         description = "All of the below API endpoints require API key authentication, get your token at https://app.hilos.io/dev/api-keys.\n\nTo use this token, send with every request an `Authorization: Token <your token>` header.\n\nProduction API server is located at api.hilos.io using HTTPS.\n\nNo versioning info is required for now."
     ),
-    paths(handlers::create_or_update_contact),
+    paths(
+        handlers::list_contacts,
+        handlers::create_or_update_contact,
+        handlers::get_contact,
+        handlers::delete_contact,
+        handlers::partially_update_contact
+    ),
     components(
         schemas(
             PatchedContactEditPublic,
@@ -682,6 +1511,11 @@ impl utoipa::Modify for SecuritySchemes {
             ContactTag,
             AccountMemberUserBasicRead,
             InboxContactURL,
+            PaginatedContactListReadPublicList,
+            ContactListReadPublic,
+            ContactDetailRead,
+            ContactNoteRead,
+            UserBasicRead,
             ErrorDetail,
             ValidationError,
             ContactTagRequest

@@ -32,14 +32,19 @@ macro_rules! client_types {
 fn client_types() -> Vec<Entry> {
     client_types![
         "AccountMemberUserBasicRead" => AccountMemberUserBasicRead,
+        "ContactDetailRead" => ContactDetailRead,
         "ContactDetailReadPublic" => ContactDetailReadPublic,
+        "ContactListReadPublic" => ContactListReadPublic,
+        "ContactNoteRead" => ContactNoteRead,
         "ContactTag" => ContactTag,
         "ContactTagRequest" => ContactTagRequest,
         "ErrorDetail" => ErrorDetail,
         "ErrorDetailOrValidationError" => ErrorDetailOrValidationError,
         // typify spells the acronym in Rust's style.
         "InboxContactURL" => InboxContactUrl,
+        "PaginatedContactListReadPublicList" => PaginatedContactListReadPublicList,
         "PatchedContactEditPublic" => PatchedContactEditPublic,
+        "UserBasicRead" => UserBasicRead,
         "ValidationError" => ValidationError,
     ]
 }

@@ -284,3 +284,81 @@ async fn raw_requests_the_client_cannot_build_also_match_the_spec() {
     assert_eq!(same["id"], contact["id"]);
     h.assert_valid(6);
 }
+
+#[tokio::test]
+async fn list_retrieve_patch_and_delete_through_the_client() {
+    let h = Harness::start().await;
+    let caller = h.server.caller().await;
+    let client = h.client(&caller);
+    let mut created = Vec::new();
+    for i in 0..3 {
+        created.push(
+            upsert(
+                &client,
+                json!({"phone": format!("+52551000000{i}"), "first_name": format!("N{i}")}),
+            )
+            .await,
+        );
+    }
+
+    let page = client
+        .list_contacts(None, Some(2), None)
+        .await
+        .expect("200")
+        .into_inner();
+    assert_eq!(page.count, 3);
+    assert_eq!(page.results.len(), 2);
+    assert!(page.next.is_some() && page.previous.is_none());
+    let searched = client
+        .list_contacts(None, None, Some("n1"))
+        .await
+        .expect("200")
+        .into_inner();
+    assert_eq!(searched.count, 1);
+    assert_eq!(searched.results[0].id, created[1].id);
+    match client.list_contacts(Some(9), None, None).await {
+        Err(Error::ErrorResponse(response)) => assert_eq!(response.status(), 404),
+        other => panic!("expected 404, got {other:?}"),
+    }
+
+    let id: uuid::Uuid = created[0].id.parse().expect("uuid");
+    let detail = client.get_contact(&id).await.expect("200").into_inner();
+    assert!(!detail.is_deleted);
+    assert!(detail.notes.is_empty());
+    let patched = client
+        .partially_update_contact(
+            &id,
+            &body(json!({"last_name": "Ruiz", "tags": [{"name": "vip"}]})),
+        )
+        .await
+        .expect("200")
+        .into_inner();
+    assert_eq!(
+        patched.last_name.as_deref().map(|s| s.as_str()),
+        Some("Ruiz")
+    );
+    assert_eq!(tag_names(&patched), ["vip"]);
+    match client
+        .partially_update_contact(&id, &body(json!({"phone": created[1].phone})))
+        .await
+    {
+        Err(Error::ErrorResponse(response)) => assert_eq!(response.status(), 400),
+        other => panic!("expected 400, got {other:?}"),
+    }
+
+    assert_eq!(client.delete_contact(&id).await.expect("204").status(), 204);
+    match client.get_contact(&id).await {
+        Err(Error::ErrorResponse(response)) => {
+            assert_eq!(response.status(), 404);
+            assert_eq!(response.into_inner().detail, "Not found.");
+        }
+        other => panic!("expected 404, got {other:?}"),
+    }
+    let stranger = h.client(&h.server.caller().await);
+    let other_id: uuid::Uuid = created[1].id.parse().expect("uuid");
+    match stranger.delete_contact(&other_id).await {
+        Err(Error::ErrorResponse(response)) => assert_eq!(response.status(), 404),
+        other => panic!("expected 404, got {other:?}"),
+    }
+    h.assert_valid(12);
+}

@@ -14,6 +14,13 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::service::ContactService;
 use crate::store::ContactStore;
 
+/// Liveness: answers 200 while the process serves HTTP.
+pub const HEALTH_PATH: &str = "/healthz";
+
+/// Prometheus metrics. They need no token: keep this path behind the
+/// operator's network boundary.
+pub const METRICS_PATH: &str = "/metrics";
+
 /// Where the OpenAPI document derived from the code is served: JSON, or
 /// YAML with `?format=yaml`.
 pub const SCHEMA_PATH: &str = "/api/schema";
@@ -29,9 +36,23 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// request and response, a trace span per request, and panics turned into
 /// a 500 whose body says nothing about the cause.
 pub fn build<S: ContactStore>(service: Arc<ContactService<S>>) -> axum::Router {
+    let metrics = service.metrics().clone();
+    let operator = axum::Router::new().route(HEALTH_PATH, get(health)).route(
+        METRICS_PATH,
+        get(move || {
+            let metrics = metrics.clone();
+            async move { render_metrics(&metrics) }
+        }),
+    );
+    let tracked = service.metrics().clone();
     hilos_api::router(service)
         .route(SCHEMA_PATH, get(schema))
         .route(AVATAR_PATH, get(avatar))
+        .merge(operator)
+        .layer(axum::middleware::from_fn_with_state(
+            tracked,
+            crate::metrics::track,
+        ))
         .layer(CatchPanicLayer::custom(|_| server_error()))
         .layer(
             TraceLayer::new_for_http()
@@ -93,6 +114,28 @@ async fn schema(Query(query): Query<SchemaQuery>) -> Response {
             hilos_api::runtime::errors::server_error()
         }
     }
+}
+
+async fn health() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        r#"{"status":"ok"}"#,
+    )
+        .into_response()
+}
+
+fn render_metrics(metrics: &crate::metrics::Metrics) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        metrics.render(crate::metrics::PoolStats::default()),
+    )
+        .into_response()
 }
 
 async fn avatar() -> Response {

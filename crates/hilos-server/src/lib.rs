@@ -6,11 +6,12 @@
 //!   implementation.
 //! - [`service`]: the generated `ContactApi` trait implemented on a store.
 //! - [`app`]: the HTTP application with its layers; [`serve`]: running it.
-//! - [`config`]: the command line.
+//! - [`config`]: the command line; [`metrics`]: what `/metrics` exports.
 
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod metrics;
 pub mod serve;
 pub mod service;
 pub mod store;

@@ -3,12 +3,16 @@
 
 mod common;
 
+use std::path::Path;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use common::backend::Backend;
 use common::{change, strings, Fixture, MX};
-use hilos_server::domain::{MetaPatch, Principal};
+use hilos_server::domain::{ContactUpdate, MetaPatch, Patch, Principal};
 use hilos_server::store::{hash_token_key, AdminError, ContactStore, SqliteStore};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::Connection as _;
 
 crate::backend_tests!(
     token_create_lookup_revoke,
@@ -20,6 +24,7 @@ crate::backend_tests!(
     concurrent_upserts_of_one_new_phone_make_one_contact_and_lose_nothing,
     two_stores_upserting_the_same_phones_lose_no_merge,
     principal_is_scoped_to_its_account,
+    contacts_from_before_the_search_index_are_found_after_upgrade,
 );
 
 async fn token_create_lookup_revoke(backend: Backend) {
@@ -319,6 +324,102 @@ async fn principal_is_scoped_to_its_account(backend: Backend) {
             .collect::<Vec<_>>(),
         [b.user_id]
     );
+}
+
+/// A database made before migration 0002 (contacts, no list or search
+/// indexes) is upgraded when a store opens it, and its contacts are listed
+/// and found.
+async fn contacts_from_before_the_search_index_are_found_after_upgrade(backend: Backend) {
+    let db = backend.fresh_db().await;
+    let kind = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let only_first = tempfile::tempdir().expect("dir");
+    let first =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("migrations/{kind}/0001_init.sql"));
+    std::fs::copy(first, only_first.path().join("0001_init.sql")).expect("copy 0001");
+    let migrator = sqlx::migrate::Migrator::new(only_first.path())
+        .await
+        .expect("migrator");
+    let old_rows = |now: &'static str| {
+        [
+            format!("INSERT INTO accounts (name, created_at) VALUES ('old', {now})"),
+            format!(
+                "INSERT INTO users (account_id, email, date_joined) \
+                 SELECT id, 'old@example.com', {now} FROM accounts"
+            ),
+            format!(
+                "INSERT INTO contacts (id, account_id, phone, canonical_phone, first_name, \
+                 last_name, meta, source, created_by, created_on, last_updated_on) \
+                 SELECT '0190a000-0000-7000-8000-000000000001', a.id, '+52 55 1234 5678', \
+                 '+525512345678', 'Ana', 'Ruiz', '{{}}', 'website', u.id, {now}, {now} \
+                 FROM accounts a, users u"
+            ),
+        ]
+    };
+    match backend {
+        Backend::Sqlite => {
+            let options = SqliteConnectOptions::from_str(&db.url)
+                .expect("url")
+                .create_if_missing(true);
+            let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .expect("connect");
+            migrator.run(&mut conn).await.expect("0001 only");
+            for sql in old_rows("1700000000000000") {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .expect("old rows");
+            }
+            conn.close().await.expect("close");
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            migrator.run(&mut conn).await.expect("0001 only");
+            for sql in old_rows("now()") {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .expect("old rows");
+            }
+            conn.close().await.expect("close");
+        }
+    }
+
+    let store = db.store().await;
+    let account_id = db.count("SELECT MAX(id) FROM accounts").await;
+    let user_id = db.count("SELECT MAX(id) FROM users").await;
+    for search in [None, Some("ruiz"), Some("+52 55 1234"), Some("an")] {
+        let page = store
+            .list_contacts(account_id, search, 0, 10)
+            .await
+            .expect("list");
+        assert_eq!(page.count, 1, "{search:?}");
+        assert_eq!(page.contacts[0].first_name.as_deref(), Some("Ana"));
+    }
+    // The upgraded index follows writes like a new one.
+    let id = uuid::Uuid::parse_str("0190a000-0000-7000-8000-000000000001").expect("uuid");
+    let who = Principal {
+        account_id,
+        user_id,
+    };
+    let rename = ContactUpdate {
+        last_name: Patch::Value("Soto".into()),
+        ..ContactUpdate::default()
+    };
+    store
+        .update_contact(&who, id, rename)
+        .await
+        .expect("update");
+    for (term, want) in [("ruiz", 0), ("soto", 1)] {
+        let page = store
+            .list_contacts(account_id, Some(term), 0, 10)
+            .await
+            .expect("search");
+        assert_eq!(page.count, want, "{term}");
+    }
 }
 
 // SQLite only.

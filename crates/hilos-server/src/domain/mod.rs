@@ -4,6 +4,7 @@
 //! applies exactly the same rules inside its own transaction.
 
 pub mod contact;
+pub mod edit;
 pub mod meta;
 pub mod phone;
 
@@ -11,6 +12,10 @@ pub use contact::{
     apply_change, dedup_tag_names, merge_by_id, new_contact, resolve_tag_names, resolve_users,
     tag_key, truncate_micros, unknown_ids, Contact, ContactChange, Resolved, Tag, TagRef,
     UpsertOutcome, User, DEFAULT_SOURCE,
+};
+pub use edit::{
+    apply_update, check_update_id, like_substring_pattern, ContactPage, ContactSearch,
+    ContactUpdate, UpdateError, MIN_INDEXED_SEARCH_CHARS,
 };
 pub use meta::{merge_meta, meta_patch_from_json, MetaLimits, MetaPatch};
 pub use phone::{canonical_phone, InvalidPhone};

@@ -1,22 +1,29 @@
-//! The implementation of the generated [`ContactApi`] trait: field rules that
-//! need the domain (phone, meta, source), then one store call per request.
+//! The implementation of the generated [`ContactApi`] trait: the rules that
+//! need the domain (phone, meta, source, paging), then one store call per
+//! request.
+
+mod bodies;
+mod changes;
+pub mod pages;
 
 use hilos_api::runtime::errors::{messages, FieldErrors};
 use hilos_api::{
-    AccountMemberUserBasicRead, ContactApi, ContactDetailReadPublic, ContactTag,
-    CreateOrUpdateContactResponse, ErrorDetail, PatchedContactEditPublic, ServiceError,
-    ValidationError,
+    ContactApi, CreateOrUpdateContactResponse, DeleteContactResponse, ErrorDetail,
+    GetContactResponse, ListContactsQuery, ListContactsResponse,
+    PaginatedContactListReadPublicList, PartiallyUpdateContactResponse, PatchedContactEditPublic,
+    ServiceError, ValidationError,
 };
-use serde_json::Value;
+use std::sync::Arc;
 
-use crate::domain::{
-    canonical_phone, meta_patch_from_json, Contact, ContactChange, MetaLimits, Principal,
-    StoreError, UpsertError, User,
-};
+use uuid::Uuid;
+
+pub use bodies::Bodies;
+use changes::Changes;
+use pages::{page_link, PageRequest};
+
+use crate::domain::{MetaLimits, Principal, StoreError, UpdateError, UpsertError};
+use crate::metrics::Metrics;
 use crate::store::ContactStore;
-
-/// `source` is stored in a column of this many characters upstream.
-const SOURCE_MAX_LENGTH: usize = 255;
 
 /// Settings of the service that are not about storage.
 #[derive(Debug, Clone)]
@@ -45,13 +52,22 @@ impl Default for ServiceConfig {
 /// The contact API on top of a [`ContactStore`].
 pub struct ContactService<S> {
     store: S,
-    config: ServiceConfig,
+    max_body_bytes: usize,
+    changes: Changes,
+    bodies: Bodies,
+    metrics: Arc<Metrics>,
 }
 
 impl<S: ContactStore> ContactService<S> {
     /// A service answering from `store`.
     pub fn new(store: S, config: ServiceConfig) -> Self {
-        Self { store, config }
+        Self {
+            store,
+            max_body_bytes: config.max_body_bytes,
+            changes: Changes::new(config.meta_limits, config.default_region),
+            bodies: Bodies::new(&config.public_base_url),
+            metrics: Metrics::new(),
+        }
     }
 
     /// The store behind the service.
@@ -59,138 +75,80 @@ impl<S: ContactStore> ContactService<S> {
         &self.store
     }
 
-    /// Applies the rules that need more than the spec: the phone must
-    /// canonicalise, meta is bounded and stored as text, `source` is bounded.
-    fn to_change(&self, body: PatchedContactEditPublic) -> Result<ContactChange, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let canonical = match &body.phone {
-            None => {
-                errors.add("phone", messages::REQUIRED);
-                None
-            }
-            Some(phone) => match canonical_phone(phone, self.config.default_region) {
-                Ok(canonical) => Some(canonical),
-                Err(invalid) => {
-                    errors.add("phone", invalid.to_string());
-                    None
-                }
-            },
-        };
-        let meta = match &body.meta {
-            None => None,
-            Some(object) => match meta_patch_from_json(object, &self.config.meta_limits) {
-                Ok(patch) => Some(patch),
-                Err(problems) => {
-                    problems.into_iter().for_each(|p| errors.add("meta", p));
-                    None
-                }
-            },
-        };
-        if let Some(source) = &body.source {
-            if source.chars().count() > SOURCE_MAX_LENGTH {
-                errors.add("source", messages::max_length(SOURCE_MAX_LENGTH));
-            }
-        }
-        let (Some(canonical_phone), true) = (canonical, errors.is_empty()) else {
-            return Err(errors);
-        };
-        Ok(ContactChange {
-            overwrite_meta: body.overwrite_meta_or_default(),
-            overwrite_tags: body.overwrite_tags_or_default(),
-            overwrite_default_assignees: body.overwrite_default_assignees_or_default(),
-            phone: body.phone.unwrap_or_default(),
-            canonical_phone,
-            id: body.id,
-            first_name: patch(body.first_name),
-            last_name: patch(body.last_name),
-            email: patch(body.email),
-            external_url: patch(body.external_url),
-            source: body.source,
-            created_on: body.created_on,
-            meta,
-            tags: body
-                .tags
-                .map(|tags| tags.into_iter().map(|tag| tag.name).collect()),
-            default_assignees: body.default_assignees,
-        })
-    }
-
-    fn contact_body(&self, contact: Contact) -> ContactDetailReadPublic {
-        let base = self.config.public_base_url.trim_end_matches('/');
-        ContactDetailReadPublic {
-            default_conversation_url: format!("{base}/inbox/contact/{}", contact.id),
-            id: contact.id.to_string(),
-            first_name: contact.first_name,
-            last_name: contact.last_name,
-            email: contact.email,
-            meta: Some(
-                contact
-                    .meta
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect(),
-            ),
-            external_url: contact.external_url,
-            canonical_phone: contact.canonical_phone,
-            created_by: contact.created_by,
-            phone: contact.phone,
-            created_on: Some(contact.created_on),
-            last_updated_on: contact.last_updated_on,
-            source: contact.source,
-            tags: contact
-                .tags
-                .into_iter()
-                .map(|tag| ContactTag {
-                    id: tag.id,
-                    name: tag.name,
-                })
-                .collect(),
-            default_assignees: contact
-                .default_assignees
-                .into_iter()
-                .map(|user| user_body(user, base))
-                .collect(),
-            inbox_contacts: Vec::new(),
-        }
+    /// The metrics the service and its HTTP layers record.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 }
 
-fn patch(value: hilos_api::Patch<String>) -> crate::domain::Patch<String> {
-    match value {
-        hilos_api::Patch::Absent => crate::domain::Patch::Absent,
-        hilos_api::Patch::Null => crate::domain::Patch::Null,
-        hilos_api::Patch::Value(v) => crate::domain::Patch::Value(v),
-    }
-}
-
-fn user_body(user: User, base: &str) -> AccountMemberUserBasicRead {
-    AccountMemberUserBasicRead {
-        profile_image: format!("{base}{}", crate::app::AVATAR_PATH),
-        id: user.id,
-        first_name: user.first_name,
-        last_name: user.last_name,
-        email: user.email,
-        account: user.account_id,
-        date_joined: user.date_joined,
-    }
-}
-
-fn validation(errors: FieldErrors) -> CreateOrUpdateContactResponse {
-    CreateOrUpdateContactResponse::BadRequest(ValidationError {
+fn validation(errors: FieldErrors) -> ValidationError {
+    ValidationError {
         detail: None,
         non_field_errors: None,
         extra: errors.into_fields(),
-    })
-}
-
-fn service_error(error: &StoreError) -> ServiceError {
-    tracing::error!(%error, "store failed");
-    if error.is_unavailable() {
-        ServiceError::Unavailable
-    } else {
-        ServiceError::Internal
     }
 }
+
+fn one_error(field: &str, message: impl Into<String>) -> ValidationError {
+    let mut errors = FieldErrors::new();
+    errors.add(field, message);
+    validation(errors)
+}
+
+fn detail(message: &str) -> ErrorDetail {
+    ErrorDetail {
+        detail: message.to_owned(),
+    }
+}
+
+fn unknown_assignees(ids: &[i64]) -> ValidationError {
+    let mut errors = FieldErrors::new();
+    for id in ids {
+        errors.add(
+            "default_assignees",
+            format!("Invalid pk \"{id}\" - object does not exist."),
+        );
+    }
+    validation(errors)
+}
+
+/// Logs a store failure; the client only learns whether to retry.
+fn failure(error: &StoreError) -> Failure {
+    tracing::error!(%error, "store failed");
+    if error.is_unavailable() {
+        Failure::Unavailable
+    } else {
+        Failure::Internal
+    }
+}
+
+/// A store failure, as the two documented statuses it can become.
+enum Failure {
+    Unavailable,
+    Internal,
+}
+
+impl Failure {
+    fn body(&self) -> ErrorDetail {
+        match self {
+            Failure::Unavailable => detail(messages::UNAVAILABLE),
+            Failure::Internal => detail(messages::SERVER_ERROR),
+        }
+    }
+}
+
+/// Maps a store failure onto an operation's 500 and 503 variants.
+macro_rules! fail {
+    ($response:ident, $error:expr) => {{
+        let failure = failure(&$error);
+        match failure {
+            Failure::Unavailable => $response::ServiceUnavailable(failure.body()),
+            Failure::Internal => $response::InternalServerError(failure.body()),
+        }
+    }};
+}
+
+const ID_MISMATCH: &str = "Does not match the id of the contact with this phone.";
 
 impl<S: ContactStore> ContactApi for ContactService<S> {
     type Principal = Principal;
@@ -199,11 +157,14 @@ impl<S: ContactStore> ContactApi for ContactService<S> {
         self.store
             .principal_for_token(key)
             .await
-            .map_err(|e| service_error(&e))
+            .map_err(|e| match failure(&e) {
+                Failure::Unavailable => ServiceError::Unavailable,
+                Failure::Internal => ServiceError::Internal,
+            })
     }
 
     fn max_body_bytes(&self) -> usize {
-        self.config.max_body_bytes
+        self.max_body_bytes
     }
 
     async fn create_or_update_contact(
@@ -211,43 +172,110 @@ impl<S: ContactStore> ContactApi for ContactService<S> {
         principal: Principal,
         body: PatchedContactEditPublic,
     ) -> CreateOrUpdateContactResponse {
-        let change = match self.to_change(body) {
+        use CreateOrUpdateContactResponse as R;
+        let change = match self.changes.upsert(body) {
             Ok(change) => change,
-            Err(errors) => return validation(errors),
+            Err(errors) => return R::BadRequest(validation(errors)),
         };
         match self.store.upsert_contact(&principal, change).await {
             Ok(outcome) => {
-                CreateOrUpdateContactResponse::Created(self.contact_body(outcome.into_contact()))
+                self.metrics.contact_upserted(outcome.is_created());
+                R::Created(self.bodies.detail_public(outcome.into_contact()))
             }
-            Err(error) => {
-                let mut errors = FieldErrors::new();
-                match error {
-                    UpsertError::IdMismatch => errors.add(
-                        "id",
-                        "Does not match the id of the contact with this phone.",
-                    ),
-                    UpsertError::IdTaken => {
-                        errors.add("id", "contact with this id already exists.")
-                    }
-                    UpsertError::UnknownAssignees(ids) => {
-                        for id in ids {
-                            errors.add(
-                                "default_assignees",
-                                format!("Invalid pk \"{id}\" - object does not exist."),
-                            );
-                        }
-                    }
-                    UpsertError::Store(error) => {
-                        // The spec documents 500 for this operation; a database
-                        // that is only briefly away is still reported as such.
-                        service_error(&error);
-                        return CreateOrUpdateContactResponse::InternalServerError(ErrorDetail {
-                            detail: messages::SERVER_ERROR.to_owned(),
-                        });
-                    }
-                }
-                validation(errors)
+            Err(UpsertError::IdMismatch) => R::BadRequest(one_error("id", ID_MISMATCH)),
+            Err(UpsertError::IdTaken) => {
+                R::BadRequest(one_error("id", "contact with this id already exists."))
             }
+            Err(UpsertError::UnknownAssignees(ids)) => R::BadRequest(unknown_assignees(&ids)),
+            Err(UpsertError::Store(error)) => fail!(R, error),
+        }
+    }
+
+    async fn list_contacts(
+        &self,
+        principal: Principal,
+        query: ListContactsQuery,
+    ) -> ListContactsResponse {
+        use ListContactsResponse as R;
+        let Some(page) = PageRequest::new(query.page, query.page_size) else {
+            return R::NotFound(detail("Invalid page."));
+        };
+        let search = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let listed = self
+            .store
+            .list_contacts(principal.account_id, search, page.offset(), page.size)
+            .await;
+        let listed = match listed {
+            Ok(listed) => listed,
+            Err(error) => return fail!(R, error),
+        };
+        if !page.exists(listed.count) {
+            return R::NotFound(detail("Invalid page."));
+        }
+        let base = format!("{}/api/contact", self.bodies.base());
+        let params = [
+            ("page_size", query.page_size.map(|s| s.to_string())),
+            ("search", query.search.clone()),
+        ];
+        R::Ok(PaginatedContactListReadPublicList {
+            count: listed.count as i64,
+            next: page
+                .has_next(listed.count)
+                .then(|| page_link(&base, &params, page.page + 1)),
+            previous: (page.page > 1).then(|| page_link(&base, &params, page.page - 1)),
+            results: listed
+                .contacts
+                .into_iter()
+                .map(|c| self.bodies.list_item(c))
+                .collect(),
+        })
+    }
+
+    async fn get_contact(&self, principal: Principal, id: Uuid) -> GetContactResponse {
+        use GetContactResponse as R;
+        match self.store.get_contact(principal.account_id, id).await {
+            Ok(Some(contact)) => R::Ok(self.bodies.detail(contact)),
+            Ok(None) => R::NotFound(detail(messages::NOT_FOUND)),
+            Err(error) => fail!(R, error),
+        }
+    }
+
+    async fn delete_contact(&self, principal: Principal, id: Uuid) -> DeleteContactResponse {
+        use DeleteContactResponse as R;
+        match self.store.delete_contact(principal.account_id, id).await {
+            Ok(true) => R::NoContent,
+            Ok(false) => R::NotFound(detail(messages::NOT_FOUND)),
+            Err(error) => fail!(R, error),
+        }
+    }
+
+    async fn partially_update_contact(
+        &self,
+        principal: Principal,
+        id: Uuid,
+        body: PatchedContactEditPublic,
+    ) -> PartiallyUpdateContactResponse {
+        use PartiallyUpdateContactResponse as R;
+        let update = match self.changes.update(body) {
+            Ok(update) => update,
+            Err(errors) => return R::BadRequest(validation(errors)),
+        };
+        match self.store.update_contact(&principal, id, update).await {
+            Ok(contact) => R::Ok(self.bodies.detail_public(contact)),
+            Err(UpdateError::NotFound) => R::NotFound(detail(messages::NOT_FOUND)),
+            Err(UpdateError::PhoneTaken) => R::BadRequest(one_error(
+                "phone",
+                "contact with this phone already exists.",
+            )),
+            Err(UpdateError::IdMismatch) => {
+                R::BadRequest(one_error("id", "Does not match the id of this contact."))
+            }
+            Err(UpdateError::UnknownAssignees(ids)) => R::BadRequest(unknown_assignees(&ids)),
+            Err(UpdateError::Store(error)) => fail!(R, error),
         }
     }
 }

@@ -3,8 +3,12 @@
 use uuid::Uuid;
 
 use super::postgres::DEFAULT_MAX_CONNECTIONS;
-use super::{AdminError, ContactStore, PostgresStore, SqliteStore, StoreError, UpsertError};
-use crate::domain::{Contact, ContactChange, Principal, UpsertOutcome, User};
+use super::{
+    AdminError, ContactStore, PostgresStore, SqliteStore, StoreError, UpdateError, UpsertError,
+};
+use crate::domain::{
+    Contact, ContactChange, ContactPage, ContactUpdate, Principal, UpsertOutcome, User,
+};
 
 /// Options that apply to whichever backend the URL selects.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +47,30 @@ impl AnyStore {
         }
     }
 
+    /// The plan of the queries [`ContactStore::list_contacts`] runs for
+    /// these arguments: `EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN ANALYZE`
+    /// on PostgreSQL. A diagnostic for operators and the list benchmark.
+    pub async fn explain_list_contacts(
+        &self,
+        account_id: i64,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<String, StoreError> {
+        match self {
+            AnyStore::Sqlite(store) => {
+                store
+                    .explain_list_contacts(account_id, search, offset, limit)
+                    .await
+            }
+            AnyStore::Postgres(store) => {
+                store
+                    .explain_list_contacts(account_id, search, offset, limit)
+                    .await
+            }
+        }
+    }
+
     /// Closes the backend's connections.
     pub async fn close(&self) {
         match self {
@@ -73,6 +101,29 @@ impl ContactStore for AnyStore {
 
     async fn get_contact(&self, account_id: i64, id: Uuid) -> Result<Option<Contact>, StoreError> {
         delegate!(self, s => s.get_contact(account_id, id))
+    }
+
+    async fn list_contacts(
+        &self,
+        account_id: i64,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<ContactPage, StoreError> {
+        delegate!(self, s => s.list_contacts(account_id, search, offset, limit))
+    }
+
+    async fn update_contact(
+        &self,
+        who: &Principal,
+        id: Uuid,
+        update: ContactUpdate,
+    ) -> Result<Contact, UpdateError> {
+        delegate!(self, s => s.update_contact(who, id, update))
+    }
+
+    async fn delete_contact(&self, account_id: i64, id: Uuid) -> Result<bool, StoreError> {
+        delegate!(self, s => s.delete_contact(account_id, id))
     }
 
     async fn get_contact_by_phone(

@@ -10,8 +10,10 @@ use rand::TryRng;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-pub use crate::domain::{AdminError, StoreError, UpsertError};
-use crate::domain::{Contact, ContactChange, Principal, UpsertOutcome, User};
+pub use crate::domain::{AdminError, StoreError, UpdateError, UpsertError};
+use crate::domain::{
+    Contact, ContactChange, ContactPage, ContactUpdate, Principal, UpsertOutcome, User,
+};
 
 pub mod any;
 pub mod postgres;
@@ -50,6 +52,59 @@ pub trait ContactStore: Send + Sync + 'static {
         account_id: i64,
         id: Uuid,
     ) -> impl Future<Output = Result<Option<Contact>, StoreError>> + Send;
+
+    /// One page of the account's contacts, newest first (`created_on`
+    /// descending, ties by `id` descending), and how many match in all.
+    ///
+    /// `search` keeps the contacts where the term, trimmed, is a
+    /// case-insensitive substring of the first name, last name, email or
+    /// external URL, or, when the term is written only with phone
+    /// characters, where its digits are a substring of the canonical
+    /// phone's digits (`"+52 55"` looks for `5255`). Every character is
+    /// literal (`%`, `_` and `\` too); an empty or blank term filters
+    /// nothing. See [`crate::domain::ContactSearch`].
+    ///
+    /// Listed contacts carry their tags in attach order but **no
+    /// `default_assignees`** (always empty here): the list form does not
+    /// show them. [`ContactStore::get_contact`] has them.
+    ///
+    /// Terms of 3 or more characters are served by a trigram index, so a
+    /// page costs in proportion to the number of matches, not to the size
+    /// of the account; shorter terms walk the account in list order. The
+    /// count reads every match, so it is proportional to their number.
+    fn list_contacts(
+        &self,
+        account_id: i64,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> impl Future<Output = Result<ContactPage, StoreError>> + Send;
+
+    /// Partially updates the contact with this id in the caller's account
+    /// (`PATCH`), with the merge rules of an upsert, as one atomic
+    /// read-modify-write.
+    ///
+    /// Fails, writing nothing, with the first that applies of
+    /// [`UpdateError::NotFound`] (the account has no such contact),
+    /// [`UpdateError::IdMismatch`] (`update.id` names another id),
+    /// [`UpdateError::UnknownAssignees`], and [`UpdateError::PhoneTaken`]
+    /// (another contact of the account has the new canonical phone).
+    fn update_contact(
+        &self,
+        who: &Principal,
+        id: Uuid,
+        update: ContactUpdate,
+    ) -> impl Future<Output = Result<Contact, UpdateError>> + Send;
+
+    /// Deletes the contact with this id in this account, with its tag and
+    /// assignee links (the account's tags themselves stay); `false` when
+    /// the account has no such contact. A later upsert of its phone creates
+    /// a new contact with a new id.
+    fn delete_contact(
+        &self,
+        account_id: i64,
+        id: Uuid,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The contact with this canonical phone in this account.
     fn get_contact_by_phone(

@@ -27,8 +27,9 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{
-    apply_change, new_contact, resolve_users, truncate_micros, Contact, ContactChange, Principal,
-    Resolved, UpsertOutcome, User,
+    apply_change, apply_update, check_update_id, new_contact, resolve_users, truncate_micros,
+    Contact, ContactChange, ContactPage, ContactSearch, ContactUpdate, Principal, Resolved,
+    UpdateError, UpsertOutcome, User,
 };
 use crate::store::{
     hash_token_key, is_unique_violation, map_migrate_error, map_sqlx_error, AdminError,
@@ -36,6 +37,7 @@ use crate::store::{
     BOOTSTRAP_FIRST_NAME,
 };
 
+mod list;
 mod queries;
 mod retry;
 
@@ -105,16 +107,67 @@ impl PostgresStore {
         key: ContactKey<'_>,
     ) -> Result<Option<Contact>, StoreError> {
         // One snapshot across the row and link queries.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .await
-            .map_err(map_sqlx_error)?;
+        let mut tx = self.begin_read().await?;
         let found = queries::load_contact(&mut tx, account_id, key, Lock::None)
             .await
             .map_err(store_error)?;
         tx.rollback().await.map_err(map_sqlx_error)?;
         Ok(found)
+    }
+
+    /// A read-only transaction on one snapshot.
+    async fn begin_read(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .map_err(map_sqlx_error)
+    }
+
+    /// `EXPLAIN (ANALYZE, BUFFERS)` of the statements
+    /// [`ContactStore::list_contacts`] runs for these arguments, with the
+    /// same settings: a diagnostic for operators and the list benchmark.
+    pub async fn explain_list_contacts(
+        &self,
+        account_id: i64,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<String, StoreError> {
+        let search = ContactSearch::parse(search);
+        let mut tx = self.begin_read().await?;
+        let plan = list::explain_list_contacts(&mut tx, account_id, search.as_ref(), offset, limit)
+            .await
+            .map_err(map_sqlx_error)?;
+        tx.rollback().await.map_err(map_sqlx_error)?;
+        Ok(plan)
+    }
+
+    /// One partial-update transaction, from `BEGIN` to `COMMIT`.
+    async fn try_update(
+        &self,
+        who: &Principal,
+        id: Uuid,
+        update: &ContactUpdate,
+    ) -> Result<Contact, Stop<UpdateError>> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await?;
+        let contact = update_in(&mut tx, who, id, update).await?;
+        tx.commit().await.map_err(Stop::at_commit)?;
+        Ok(contact)
+    }
+
+    /// One delete transaction; `false` when there was nothing to delete.
+    async fn try_delete(&self, account_id: i64, id: Uuid) -> Result<bool, Stop<StoreError>> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM contacts WHERE account_id = $1 AND id = $2")
+            .bind(account_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await.map_err(Stop::at_commit)?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// One upsert transaction, from `BEGIN` to `COMMIT`.
@@ -203,32 +256,97 @@ async fn upsert_in(
     Ok(UpsertOutcome::Updated(contact))
 }
 
+/// The statements of one partial update, inside the caller's transaction.
+async fn update_in(
+    tx: &mut Transaction<'static, Postgres>,
+    who: &Principal,
+    id: Uuid,
+    update: &ContactUpdate,
+) -> Result<Contact, Stop<UpdateError>> {
+    // Refuse an unknown id before creating any tag.
+    if !queries::contact_exists(tx, who.account_id, id).await? {
+        return Err(UpdateError::NotFound.into());
+    }
+    check_update_id(update, id)?;
+    let assignees = match &update.default_assignees {
+        Some(ids) => {
+            let found = queries::users_in(tx, who.account_id, ids).await?;
+            Some(resolve_users(ids, &found).map_err(UpdateError::UnknownAssignees)?)
+        }
+        None => None,
+    };
+    // Tags before the contact lock: see the module docs.
+    let tags = match &update.tags {
+        Some(names) => Some(queries::resolve_tags(tx, who.account_id, names).await?),
+        None => None,
+    };
+    let mut contact =
+        queries::load_contact(tx, who.account_id, ContactKey::Id(id), Lock::ForUpdate)
+            .await?
+            // Deleted since the check.
+            .ok_or(UpdateError::NotFound)?;
+    if let Some(phone) = update.new_canonical_phone(&contact) {
+        if queries::phone_exists(tx, who.account_id, phone).await? {
+            return Err(UpdateError::PhoneTaken.into());
+        }
+    }
+    apply_update(&mut contact, update, Resolved { tags, assignees }, now())?;
+    match queries::update_contact(tx, &contact).await {
+        Ok(()) => {}
+        // Another transaction took the phone since the check.
+        Err(e) if is_unique_violation(&e) => return Err(UpdateError::PhoneTaken.into()),
+        Err(e) => return Err(e.into()),
+    }
+    queries::write_links(
+        tx,
+        &contact,
+        update.tags.is_some(),
+        update.default_assignees.is_some(),
+    )
+    .await?;
+    Ok(contact)
+}
+
 impl ContactStore for PostgresStore {
     async fn upsert_contact(
         &self,
         who: &Principal,
         change: ContactChange,
     ) -> Result<UpsertOutcome, UpsertError> {
-        let mut attempt = 1;
-        loop {
-            match self.try_upsert(who, &change).await {
-                Ok(outcome) => return Ok(outcome),
-                Err(Stop::Fail(err)) => return Err(err),
-                Err(Stop::Retry(err)) if attempt >= retry::ATTEMPTS => {
-                    tracing::warn!(attempt, error = %err, "contact upsert gave up retrying");
-                    return Err(err.into());
-                }
-                Err(Stop::Retry(err)) => {
-                    tracing::debug!(attempt, error = %err, "contact upsert will run again");
-                    tokio::time::sleep(retry::backoff(attempt)).await;
-                    attempt += 1;
-                }
-            }
-        }
+        retry::with_retries("contact upsert", || self.try_upsert(who, &change)).await
     }
 
     async fn get_contact(&self, account_id: i64, id: Uuid) -> Result<Option<Contact>, StoreError> {
         self.read_contact(account_id, ContactKey::Id(id)).await
+    }
+
+    async fn list_contacts(
+        &self,
+        account_id: i64,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<ContactPage, StoreError> {
+        let search = ContactSearch::parse(search);
+        let mut tx = self.begin_read().await?;
+        let page = list::list_contacts(&mut tx, account_id, search.as_ref(), offset, limit)
+            .await
+            .map_err(store_error)?;
+        tx.rollback().await.map_err(map_sqlx_error)?;
+        Ok(page)
+    }
+
+    async fn update_contact(
+        &self,
+        who: &Principal,
+        id: Uuid,
+        update: ContactUpdate,
+    ) -> Result<Contact, UpdateError> {
+        retry::with_retries("contact update", || self.try_update(who, id, &update)).await
+    }
+
+    async fn delete_contact(&self, account_id: i64, id: Uuid) -> Result<bool, StoreError> {
+        retry::with_retries("contact delete", || self.try_delete(account_id, id)).await
     }
 
     async fn get_contact_by_phone(

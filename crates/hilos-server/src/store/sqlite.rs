@@ -15,15 +15,17 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{
-    apply_change, new_contact, resolve_users, Contact, ContactChange, Principal, Resolved,
+    apply_change, apply_update, check_update_id, new_contact, resolve_users, Contact,
+    ContactChange, ContactPage, ContactSearch, ContactUpdate, Principal, Resolved, UpdateError,
     UpsertOutcome, User,
 };
 use crate::store::{
-    hash_token_key, map_migrate_error, map_sqlx_error, unique_violation_as_none, AdminError,
-    ContactStore, StoreError, UpsertError, BOOTSTRAP_ACCOUNT, BOOTSTRAP_EMAIL,
-    BOOTSTRAP_FIRST_NAME,
+    hash_token_key, is_unique_violation, map_migrate_error, map_sqlx_error,
+    unique_violation_as_none, AdminError, ContactStore, StoreError, UpsertError, BOOTSTRAP_ACCOUNT,
+    BOOTSTRAP_EMAIL, BOOTSTRAP_FIRST_NAME,
 };
 
+mod list;
 mod queries;
 
 use queries::{micros, ContactKey};
@@ -116,6 +118,69 @@ impl SqliteStore {
         Ok(found)
     }
 
+    /// `EXPLAIN QUERY PLAN` of the queries [`ContactStore::list_contacts`]
+    /// runs for these arguments, one line per plan step: a diagnostic for
+    /// operators and the list benchmark.
+    pub async fn explain_list_contacts(
+        &self,
+        account_id: i64,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<String, StoreError> {
+        let search = ContactSearch::parse(search);
+        let mut conn = self.reader.acquire().await.map_err(map_sqlx_error)?;
+        list::explain_list_contacts(&mut conn, account_id, search.as_ref(), offset, limit).await
+    }
+
+    /// A partial update inside the caller's write transaction.
+    async fn update_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        who: &Principal,
+        id: Uuid,
+        update: &ContactUpdate,
+    ) -> Result<Contact, UpdateError> {
+        let mut contact = queries::load_contact(tx, who.account_id, ContactKey::Id(id))
+            .await?
+            .ok_or(UpdateError::NotFound)?;
+        // Refusals in the order PostgreSQL meets them: unknown id, other id,
+        // unknown assignees, taken phone.
+        check_update_id(update, id)?;
+        let assignees = match &update.default_assignees {
+            Some(ids) => {
+                let found = queries::users_in(tx, who.account_id, ids).await?;
+                Some(resolve_users(ids, &found).map_err(UpdateError::UnknownAssignees)?)
+            }
+            None => None,
+        };
+        if let Some(phone) = update.new_canonical_phone(&contact) {
+            if queries::phone_exists(tx, who.account_id, phone).await? {
+                return Err(UpdateError::PhoneTaken);
+            }
+        }
+        let tags = match &update.tags {
+            Some(names) => Some(queries::resolve_tags(tx, who.account_id, names).await?),
+            None => None,
+        };
+        let resolved = Resolved { tags, assignees };
+        apply_update(&mut contact, update, resolved, Utc::now())?;
+        match queries::update_contact_row(tx, &contact).await? {
+            Ok(()) => {}
+            // Only another writer of the file could have taken the phone
+            // since the check; the answer is the same.
+            Err(e) if is_unique_violation(&e) => return Err(UpdateError::PhoneTaken),
+            Err(e) => return Err(map_sqlx_error(e).into()),
+        }
+        queries::write_links(
+            tx,
+            &contact,
+            update.tags.is_some(),
+            update.default_assignees.is_some(),
+        )
+        .await?;
+        Ok(contact)
+    }
+
     /// One upsert attempt; `Ok(None)` means the insert met a unique
     /// violation and the whole read-modify-write should run again.
     async fn try_upsert(
@@ -199,6 +264,65 @@ impl ContactStore for SqliteStore {
 
     async fn get_contact(&self, account_id: i64, id: Uuid) -> Result<Option<Contact>, StoreError> {
         self.read_contact(account_id, ContactKey::Id(id)).await
+    }
+
+    async fn list_contacts(
+        &self,
+        account_id: i64,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<ContactPage, StoreError> {
+        let search = ContactSearch::parse(search);
+        // One snapshot for the count and the page.
+        let mut tx = self.reader.begin().await.map_err(map_sqlx_error)?;
+        let page = list::list_contacts(&mut tx, account_id, search.as_ref(), offset, limit).await?;
+        tx.rollback().await.map_err(map_sqlx_error)?;
+        Ok(page)
+    }
+
+    async fn update_contact(
+        &self,
+        who: &Principal,
+        id: Uuid,
+        update: ContactUpdate,
+    ) -> Result<Contact, UpdateError> {
+        let mut tx = self.begin_write().await?;
+        let contact = Self::update_in(&mut tx, who, id, &update).await?;
+        tx.commit().await.map_err(map_sqlx_error)?;
+        Ok(contact)
+    }
+
+    async fn delete_contact(&self, account_id: i64, id: Uuid) -> Result<bool, StoreError> {
+        let id = id.hyphenated().to_string();
+        let mut tx = self.begin_write().await?;
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM contacts WHERE account_id = ? AND id = ?)",
+        )
+        .bind(account_id)
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        if !exists {
+            return Ok(false);
+        }
+        // The links go explicitly, not only by ON DELETE CASCADE, so a
+        // connection opened without foreign keys cannot leave them behind.
+        // The search index follows by trigger.
+        for sql in [
+            "DELETE FROM contact_tags WHERE contact_id = ?",
+            "DELETE FROM contact_assignees WHERE contact_id = ?",
+            "DELETE FROM contacts WHERE id = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+        }
+        tx.commit().await.map_err(map_sqlx_error)?;
+        Ok(true)
     }
 
     async fn get_contact_by_phone(

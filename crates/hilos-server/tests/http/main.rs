@@ -7,7 +7,9 @@ mod support;
 
 mod auth;
 mod concurrency;
+mod contacts;
 mod media;
+mod operator;
 mod tenancy;
 mod upsert;
 mod validation;

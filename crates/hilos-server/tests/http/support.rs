@@ -153,6 +153,44 @@ impl TestServer {
         .await
     }
 
+    /// Any request as `caller`, with an optional JSON body.
+    pub async fn call(
+        &self,
+        caller: &Caller,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("authorization", format!("Token {}", caller.token));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body read");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `GET path` as `caller`.
+    pub async fn get(&self, caller: &Caller, path: &str) -> Reply {
+        self.call(caller, reqwest::Method::GET, path, None).await
+    }
+
     /// Posts and insists on a 201; returns the contact.
     pub async fn upsert(&self, caller: &Caller, body: Value) -> Value {
         let reply = self.post_json(caller, body).await;

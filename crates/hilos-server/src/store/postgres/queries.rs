@@ -92,13 +92,19 @@ pub(super) async fn load_contact(
     let Some(row) = query.fetch_optional(&mut *conn).await? else {
         return Ok(None);
     };
+    let mut contact = contact_from_row(&row)?;
+    contact.tags = contact_tags(conn, contact.id).await?;
+    contact.default_assignees = contact_assignees(conn, contact.id).await?;
+    Ok(Some(contact))
+}
+
+/// A contact row as a contact without tags or assignees.
+pub(super) fn contact_from_row(row: &PgRow) -> Result<Contact, QueryError> {
     let id: Uuid = row.try_get("id")?;
     let Json(meta): Json<BTreeMap<String, String>> = row
         .try_get("meta")
         .map_err(|e| StoreError::internal(format!("stored meta of contact {id}: {e}")))?;
-    let tags = contact_tags(conn, id).await?;
-    let default_assignees = contact_assignees(conn, id).await?;
-    Ok(Some(Contact {
+    Ok(Contact {
         id,
         account_id: row.try_get("account_id")?,
         phone: row.try_get("phone")?,
@@ -112,12 +118,12 @@ pub(super) async fn load_contact(
         created_by: row.try_get("created_by")?,
         created_on: row.try_get("created_on")?,
         last_updated_on: row.try_get("last_updated_on")?,
-        tags,
-        default_assignees,
-    }))
+        tags: Vec::new(),
+        default_assignees: Vec::new(),
+    })
 }
 
-fn tag_from_row(row: &PgRow) -> Result<Tag, sqlx::Error> {
+pub(super) fn tag_from_row(row: &PgRow) -> Result<Tag, sqlx::Error> {
     Ok(Tag {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -250,6 +256,34 @@ pub(super) async fn resolve_tags(
                 })
         })
         .collect()
+}
+
+/// Whether a contact of `account_id` has this canonical phone.
+pub(super) async fn phone_exists(
+    conn: &mut PgConnection,
+    account_id: i64,
+    canonical_phone: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM contacts WHERE account_id = $1 AND canonical_phone = $2)",
+    )
+    .bind(account_id)
+    .bind(canonical_phone)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Whether a contact of `account_id` has this id (a plain read, no lock).
+pub(super) async fn contact_exists(
+    conn: &mut PgConnection,
+    account_id: i64,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contacts WHERE account_id = $1 AND id = $2)")
+        .bind(account_id)
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 /// Whether any contact (in any account) has this id.

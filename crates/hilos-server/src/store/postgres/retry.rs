@@ -1,29 +1,31 @@
-//! When an upsert transaction runs again, and how long it waits first.
+//! When a write transaction runs again, and how long it waits first.
 
+use std::future::Future;
 use std::time::Duration;
 
 use super::queries::QueryError;
-use crate::domain::{StoreError, UpsertError};
+use crate::domain::{StoreError, UpdateError, UpsertError};
 use crate::store::map_sqlx_error;
 
-/// Runs of one upsert transaction before its error is returned.
+/// Runs of one write transaction before its error is returned.
 pub(super) const ATTEMPTS: u32 = 5;
 /// Backoff before the second run; it doubles each time, up to [`MAX_DELAY`].
 const BASE_DELAY: Duration = Duration::from_millis(10);
 const MAX_DELAY: Duration = Duration::from_millis(200);
 
-/// Why one upsert transaction stopped before its commit succeeded.
+/// Why one write transaction stopped before its commit succeeded; `E` is
+/// the operation's own error (an upsert's by default).
 #[derive(Debug)]
-pub(super) enum Stop {
+pub(super) enum Stop<E = UpsertError> {
     /// Nothing was committed and running the transaction again may succeed:
     /// a deadlock, a serialization failure, a connection lost before the
     /// commit, or an insert conflict that a new run resolves.
     Retry(StoreError),
     /// The answer to return: a refusal, or a failure a retry cannot fix.
-    Fail(UpsertError),
+    Fail(E),
 }
 
-impl Stop {
+impl<E: From<StoreError>> Stop<E> {
     /// A race on a unique key that the next run will see settled.
     pub(super) fn conflict(message: impl Into<String>) -> Self {
         Stop::Retry(StoreError::internal(message))
@@ -36,7 +38,7 @@ impl Stop {
     }
 }
 
-impl From<sqlx::Error> for Stop {
+impl<E: From<StoreError>> From<sqlx::Error> for Stop<E> {
     fn from(err: sqlx::Error) -> Self {
         if is_retryable(&err) {
             Stop::Retry(map_sqlx_error(err))
@@ -46,7 +48,7 @@ impl From<sqlx::Error> for Stop {
     }
 }
 
-impl From<QueryError> for Stop {
+impl<E: From<StoreError>> From<QueryError> for Stop<E> {
     fn from(err: QueryError) -> Self {
         match err {
             QueryError::Sql(e) => e.into(),
@@ -55,9 +57,42 @@ impl From<QueryError> for Stop {
     }
 }
 
-impl From<UpsertError> for Stop {
+impl From<UpsertError> for Stop<UpsertError> {
     fn from(err: UpsertError) -> Self {
         Stop::Fail(err)
+    }
+}
+
+impl From<UpdateError> for Stop<UpdateError> {
+    fn from(err: UpdateError) -> Self {
+        Stop::Fail(err)
+    }
+}
+
+/// Runs one transaction (`run`, from `BEGIN` to `COMMIT`) until it
+/// succeeds, fails for good, or has run [`ATTEMPTS`] times, with a jittered
+/// backoff between runs. `what` names the operation in logs.
+pub(super) async fn with_retries<T, E, F, Fut>(what: &str, mut run: F) -> Result<T, E>
+where
+    E: From<StoreError>,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Stop<E>>>,
+{
+    let mut attempt = 1;
+    loop {
+        match run().await {
+            Ok(value) => return Ok(value),
+            Err(Stop::Fail(err)) => return Err(err),
+            Err(Stop::Retry(err)) if attempt >= ATTEMPTS => {
+                tracing::warn!(attempt, error = %err, "{what} gave up retrying");
+                return Err(err.into());
+            }
+            Err(Stop::Retry(err)) => {
+                tracing::debug!(attempt, error = %err, "{what} will run again");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
     }
 }
 

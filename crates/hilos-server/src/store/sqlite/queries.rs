@@ -25,7 +25,7 @@ fn from_micros(v: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::internal(format!("stored timestamp {v} out of range")))
 }
 
-fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
+pub(super) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
@@ -83,31 +83,39 @@ pub(super) async fn load_contact(
     let Some(row) = row else {
         return Ok(None);
     };
-    let id_text: String = get(&row, "id")?;
+    let (id_text, mut contact) = contact_from_row(&row)?;
+    contact.tags = contact_tags(conn, &id_text).await?;
+    contact.default_assignees = contact_assignees(conn, &id_text).await?;
+    Ok(Some(contact))
+}
+
+/// A contact row's stored id text and the contact, without tags or
+/// assignees.
+pub(super) fn contact_from_row(row: &SqliteRow) -> Result<(String, Contact), StoreError> {
+    let id_text: String = get(row, "id")?;
     let id = Uuid::parse_str(&id_text)
         .map_err(|e| StoreError::internal(format!("stored contact id {id_text:?}: {e}")))?;
-    let meta_text: String = get(&row, "meta")?;
+    let meta_text: String = get(row, "meta")?;
     let meta: BTreeMap<String, String> = serde_json::from_str(&meta_text)
         .map_err(|e| StoreError::internal(format!("stored meta of contact {id}: {e}")))?;
-    let tags = contact_tags(conn, &id_text).await?;
-    let default_assignees = contact_assignees(conn, &id_text).await?;
-    Ok(Some(Contact {
+    let contact = Contact {
         id,
-        account_id: get(&row, "account_id")?,
-        phone: get(&row, "phone")?,
-        canonical_phone: get(&row, "canonical_phone")?,
-        first_name: get(&row, "first_name")?,
-        last_name: get(&row, "last_name")?,
-        email: get(&row, "email")?,
-        external_url: get(&row, "external_url")?,
+        account_id: get(row, "account_id")?,
+        phone: get(row, "phone")?,
+        canonical_phone: get(row, "canonical_phone")?,
+        first_name: get(row, "first_name")?,
+        last_name: get(row, "last_name")?,
+        email: get(row, "email")?,
+        external_url: get(row, "external_url")?,
         meta,
-        source: get(&row, "source")?,
-        created_by: get(&row, "created_by")?,
-        created_on: from_micros(get(&row, "created_on")?)?,
-        last_updated_on: from_micros(get(&row, "last_updated_on")?)?,
-        tags,
-        default_assignees,
-    }))
+        source: get(row, "source")?,
+        created_by: get(row, "created_by")?,
+        created_on: from_micros(get(row, "created_on")?)?,
+        last_updated_on: from_micros(get(row, "last_updated_on")?)?,
+        tags: Vec::new(),
+        default_assignees: Vec::new(),
+    };
+    Ok((id_text, contact))
 }
 
 async fn contact_tags(conn: &mut SqliteConnection, id: &str) -> Result<Vec<Tag>, StoreError> {
@@ -216,6 +224,22 @@ pub(super) async fn resolve_tags(
     Ok(tags)
 }
 
+/// Whether a contact of `account_id` has this canonical phone.
+pub(super) async fn phone_exists(
+    conn: &mut SqliteConnection,
+    account_id: i64,
+    canonical_phone: &str,
+) -> Result<bool, StoreError> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM contacts WHERE account_id = ? AND canonical_phone = ?)",
+    )
+    .bind(account_id)
+    .bind(canonical_phone.to_owned())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(map_sqlx_error)
+}
+
 /// Whether any contact (in any account) has this id.
 pub(super) async fn contact_id_exists(
     conn: &mut SqliteConnection,
@@ -268,8 +292,17 @@ pub(super) async fn update_contact(
     conn: &mut SqliteConnection,
     c: &Contact,
 ) -> Result<(), StoreError> {
+    update_contact_row(conn, c).await?.map_err(map_sqlx_error)
+}
+
+/// [`update_contact`], returning the raw sqlx error so the caller can spot
+/// a unique violation (a phone another contact has).
+pub(super) async fn update_contact_row(
+    conn: &mut SqliteConnection,
+    c: &Contact,
+) -> Result<Result<(), sqlx::Error>, StoreError> {
     let meta = meta_json(c)?;
-    sqlx::query(
+    Ok(sqlx::query(
         "UPDATE contacts SET phone = ?, canonical_phone = ?, first_name = ?, last_name = ?, \
          email = ?, external_url = ?, meta = ?, source = ?, created_on = ?, \
          last_updated_on = ? WHERE id = ?",
@@ -287,8 +320,7 @@ pub(super) async fn update_contact(
     .bind(c.id.hyphenated().to_string())
     .execute(&mut *conn)
     .await
-    .map_err(map_sqlx_error)?;
-    Ok(())
+    .map(|_| ()))
 }
 
 /// Replaces the contact's tag and assignee links with its current lists,
