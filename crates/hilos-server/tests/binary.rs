@@ -1,75 +1,17 @@
 //! The `hilos-server` binary as an operator runs it: first start, the printed
 //! curl example, the admin subcommands, restarts and shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::process::{ServerProcess, BIN};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hilos-server");
-
-/// A server process on a port chosen by the OS, in `dir`.
-struct Running {
-    child: Child,
-    base: String,
-    stdout: Vec<String>,
-}
-
-/// Starts `hilos-server` with no arguments, as the README says, but bound
-/// to port 0; returns once it listens, with what it printed until then.
-fn start(dir: &Path) -> Running {
-    let addr_file = dir.join("addr");
-    let _ = std::fs::remove_file(&addr_file);
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .env("HILOS_BIND", "127.0.0.1:0")
-        .env("HILOS_ADDR_FILE", &addr_file)
-        .env_remove("HILOS_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start hilos-server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !addr_file.exists() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        if let Some(status) = child.try_wait().expect("poll") {
-            panic!("the server exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // The address file is written after the first-start lines are printed.
-    let addr = std::fs::read_to_string(&addr_file).expect("address");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = Vec::new();
-    let reader = BufReader::new(stdout);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in reader.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
-        lines.push(line);
-    }
-    Running {
-        child,
-        base: format!("http://{addr}"),
-        stdout: lines,
-    }
-}
-
-/// Sends SIGTERM and waits for a clean exit.
-fn terminate(running: Running) {
-    let status = Command::new("kill")
-        .args(["-TERM", &running.child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    wait_for_clean_exit(running);
+fn start(dir: &Path) -> ServerProcess {
+    ServerProcess::start(dir, &[])
 }
 
 fn admin(dir: &Path, args: &[&str]) -> String {
@@ -143,7 +85,7 @@ fn first_start_prints_a_working_token_and_curl_example_and_data_survives_restart
     let created: Value =
         serde_json::from_str(response.rsplit("\r\n\r\n").next().expect("body")).expect("JSON");
 
-    terminate(first);
+    first.terminate();
 
     let second = start(dir.path());
     assert!(
@@ -159,7 +101,7 @@ fn first_start_prints_a_working_token_and_curl_example_and_data_survives_restart
     );
     assert_eq!(again["first_name"], created["first_name"]);
     assert_eq!(again["tags"], created["tags"]);
-    terminate(second);
+    second.terminate();
 }
 
 #[test]
@@ -199,7 +141,7 @@ fn admin_commands_manage_accounts_users_and_tokens() {
     let (status, body) = post(&running.base, &key, json!({"phone": "+525512345678"}));
     assert_eq!(status, 401);
     assert_eq!(body, json!({"detail": "Invalid token."}));
-    terminate(running);
+    running.terminate();
 }
 
 #[test]
@@ -246,17 +188,5 @@ fn sigterm_lets_a_request_in_flight_finish() {
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read response");
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
-    wait_for_clean_exit(running);
-}
-
-fn wait_for_clean_exit(mut running: Running) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = running.child.try_wait().expect("wait") {
-            assert!(status.success(), "exit status after SIGTERM: {status}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    running.wait_for_clean_exit();
 }

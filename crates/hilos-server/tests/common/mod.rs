@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod backend;
+pub mod process;
 
 use backend::{Backend, TestDb};
 use hilos_server::domain::{ContactChange, Principal};
