@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,6 +16,9 @@ use crate::store::ContactStore;
 
 /// Liveness: answers 200 while the process serves HTTP.
 pub const HEALTH_PATH: &str = "/healthz";
+
+/// Readiness: 200 while the database answers, 503 when it does not.
+pub const READY_PATH: &str = "/readyz";
 
 /// Prometheus metrics. They need no token: keep this path behind the
 /// operator's network boundary.
@@ -36,14 +39,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// request and response, a trace span per request, and panics turned into
 /// a 500 whose body says nothing about the cause.
 pub fn build<S: ContactStore>(service: Arc<ContactService<S>>) -> axum::Router {
-    let metrics = service.metrics().clone();
-    let operator = axum::Router::new().route(HEALTH_PATH, get(health)).route(
-        METRICS_PATH,
-        get(move || {
-            let metrics = metrics.clone();
-            async move { render_metrics(&metrics) }
-        }),
-    );
+    let operator = axum::Router::new()
+        .route(HEALTH_PATH, get(health))
+        .route(READY_PATH, get(ready::<S>))
+        .route(METRICS_PATH, get(render_metrics::<S>))
+        .with_state(service.clone());
     let tracked = service.metrics().clone();
     hilos_api::router(service)
         .route(SCHEMA_PATH, get(schema))
@@ -127,13 +127,33 @@ async fn health() -> Response {
         .into_response()
 }
 
-fn render_metrics(metrics: &crate::metrics::Metrics) -> Response {
+async fn ready<S: ContactStore>(State(service): State<Arc<ContactService<S>>>) -> Response {
+    match service.store().ping().await {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            r#"{"status":"ready"}"#,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: the database does not answer");
+            hilos_api::ServiceError::Unavailable.into_response()
+        }
+    }
+}
+
+async fn render_metrics<S: ContactStore>(
+    State(service): State<Arc<ContactService<S>>>,
+) -> Response {
+    let text = service.metrics().render(service.store().pool_stats());
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        metrics.render(crate::metrics::PoolStats::default()),
+        text,
     )
         .into_response()
 }

@@ -14,6 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::store::PoolStats;
+
 /// The labels of a request metric. `route` is the matched route template
 /// (`/api/contact/{id}`), never the raw path, so ids do not become labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -31,15 +33,6 @@ struct OutcomeLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: &'static str,
-}
-
-/// Connections of the database pool, as a store reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PoolStats {
-    /// Connections handed out.
-    pub in_use: u32,
-    /// Connections open and waiting.
-    pub idle: u32,
 }
 
 /// Every metric the server exports.

@@ -3,102 +3,14 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use common::backend::Backend;
+use common::relay::{postgres_addr, via, Relay};
 use common::{change, strings, Fixture, MX};
 use hilos_server::domain::{Patch, UpsertError};
 use hilos_server::store::{ContactStore, PostgresStore};
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection as _, PgConnection};
-use tokio::io::copy_bidirectional;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
-
-/// A TCP relay to the test server that can be cut and restored, standing in
-/// for PostgreSQL going down and coming back on the same address.
-struct Relay {
-    addr: SocketAddr,
-    upstream: SocketAddr,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Relay {
-    async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let mut relay = Self {
-            addr,
-            upstream,
-            task: None,
-        };
-        relay.serve(listener);
-        relay
-    }
-
-    fn serve(&mut self, listener: TcpListener) {
-        let upstream = self.upstream;
-        self.task = Some(tokio::spawn(async move {
-            // Dropped (so every relayed connection is cut) when aborted.
-            let mut links = JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                links.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        let _ = copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Closes the listener and every open connection.
-    async fn cut(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-
-    /// Listens on the same address again.
-    async fn restore(&mut self) {
-        let mut tries = 0;
-        let listener = loop {
-            match TcpListener::bind(self.addr).await {
-                Ok(listener) => break listener,
-                Err(_) if tries < 50 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("rebind {}: {e}", self.addr),
-            }
-        };
-        self.serve(listener);
-    }
-}
-
-/// The TCP address of the server in a PostgreSQL URL; `None` for a socket.
-async fn postgres_addr(url: &str) -> Option<SocketAddr> {
-    let options = PgConnectOptions::from_str(url).expect("PostgreSQL URL");
-    if options.get_socket().is_some() || options.get_host().starts_with('/') {
-        return None;
-    }
-    let mut addrs = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await
-        .expect("resolve the PostgreSQL host");
-    addrs.next()
-}
-
-/// `url` with its host and port replaced by `addr`.
-fn via(url: &str, addr: SocketAddr) -> String {
-    let start = url.find("://").expect("a URL") + 3;
-    let end = url[start..]
-        .find(['/', '?'])
-        .map_or(url.len(), |i| start + i);
-    let host = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
-    format!("{}{addr}{}", &url[..host], &url[end..])
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_is_unavailable_within_seconds_and_the_pool_recovers() {

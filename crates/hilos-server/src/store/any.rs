@@ -4,7 +4,8 @@ use uuid::Uuid;
 
 use super::postgres::DEFAULT_MAX_CONNECTIONS;
 use super::{
-    AdminError, ContactStore, PostgresStore, SqliteStore, StoreError, UpdateError, UpsertError,
+    AdminError, ContactStore, PoolStats, PostgresStore, SqliteStore, StoreError, UpdateError,
+    UpsertError,
 };
 use crate::domain::{
     Contact, ContactChange, ContactPage, ContactUpdate, Principal, UpsertOutcome, User,
@@ -170,5 +171,16 @@ impl ContactStore for AnyStore {
 
     async fn bootstrap_if_empty(&self) -> Result<Option<String>, StoreError> {
         delegate!(self, s => s.bootstrap_if_empty())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        delegate!(self, s => s.ping())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        match self {
+            AnyStore::Sqlite(s) => s.pool_stats(),
+            AnyStore::Postgres(s) => s.pool_stats(),
+        }
     }
 }

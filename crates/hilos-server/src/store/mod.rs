@@ -157,6 +157,40 @@ pub trait ContactStore: Send + Sync + 'static {
     /// `None`, so only the very first start prints a key.
     fn bootstrap_if_empty(&self)
         -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Checks that the database answers, for readiness probes.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The connections of the store's pools, for metrics.
+    fn pool_stats(&self) -> PoolStats;
+}
+
+/// Connections of a store's pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Connections handed out.
+    pub in_use: u32,
+    /// Connections open and waiting.
+    pub idle: u32,
+}
+
+impl PoolStats {
+    /// The counts of one sqlx pool.
+    pub fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Self {
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+        Self {
+            in_use: pool.size().saturating_sub(idle),
+            idle,
+        }
+    }
+
+    /// Both counts added up, for a store with several pools.
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            in_use: self.in_use + other.in_use,
+            idle: self.idle + other.idle,
+        }
+    }
 }
 
 /// Bytes of randomness in an API key (160 bits, as Django REST Framework).

@@ -245,6 +245,18 @@ impl SqliteStore {
 }
 
 impl ContactStore for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map(drop)
+            .map_err(map_sqlx_error)
+    }
+
+    fn pool_stats(&self) -> super::PoolStats {
+        super::PoolStats::of(&self.writer).plus(super::PoolStats::of(&self.reader))
+    }
+
     async fn upsert_contact(
         &self,
         who: &Principal,

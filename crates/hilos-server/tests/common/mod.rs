@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod process;
+pub mod relay;
 
 use backend::{Backend, TestDb};
 use hilos_server::domain::{ContactChange, Principal};
