@@ -16,6 +16,8 @@ pub fn generate(spec: &OpenAPI) -> Result<String> {
     let mut settings = GenerationSettings::default();
     settings
         .with_interface(InterfaceStyle::Positional)
+        // The client carries its retry policy, read by its `exec` hook.
+        .with_inner_type(quote::quote!(crate::RetryPolicy))
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq");
     let mut generator = Generator::new(&settings);

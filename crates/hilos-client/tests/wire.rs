@@ -147,3 +147,87 @@ async fn documented_errors_come_back_typed() {
 fn a_token_that_cannot_be_a_header_is_refused() {
     assert!(Client::with_token("http://127.0.0.1:1", "bad\ntoken").is_err());
 }
+
+/// A server that answers `failures` times with `status` and `Retry-After: 0`,
+/// then with a contact; returns its address and a request counter.
+async fn flaky(status: StatusCode, failures: usize) -> (String, Arc<Mutex<usize>>) {
+    let calls = Arc::new(Mutex::new(0usize));
+    let app = axum::Router::new()
+        .route(
+            "/api/contact",
+            post(move |State(calls): State<Arc<Mutex<usize>>>| async move {
+                let n = {
+                    let mut calls = calls.lock().expect("not poisoned");
+                    *calls += 1;
+                    *calls
+                };
+                if n <= failures {
+                    (
+                        status,
+                        [("retry-after", "0")],
+                        Json(json!({"detail": "try again"})),
+                    )
+                } else {
+                    (StatusCode::CREATED, [("retry-after", "0")], Json(contact()))
+                }
+            }),
+        )
+        .with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), calls)
+}
+
+#[tokio::test]
+async fn retries_503_and_429_only_when_asked() {
+    for status in [
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::TOO_MANY_REQUESTS,
+    ] {
+        let (base, calls) = flaky(status, 2).await;
+        let plain = Client::with_token(&base, "t").expect("client");
+        assert!(plain
+            .create_or_update_contact(&body_with_tag())
+            .await
+            .is_err());
+        assert_eq!(
+            *calls.lock().expect("not poisoned"),
+            1,
+            "no retries by default"
+        );
+
+        let (base, calls) = flaky(status, 2).await;
+        let patient = Client::with_token(&base, "t")
+            .expect("client")
+            .with_retries(hilos_client::RetryPolicy {
+                max_retries: 3,
+                ..Default::default()
+            });
+        let created = patient
+            .create_or_update_contact(&body_with_tag())
+            .await
+            .expect("201 after two retries");
+        assert_eq!(created.status(), 201);
+        assert_eq!(*calls.lock().expect("not poisoned"), 3, "{status}");
+
+        let (base, calls) = flaky(status, 5).await;
+        let limited = Client::with_token(&base, "t")
+            .expect("client")
+            .with_retries(hilos_client::RetryPolicy {
+                max_retries: 2,
+                ..Default::default()
+            });
+        assert!(limited
+            .create_or_update_contact(&body_with_tag())
+            .await
+            .is_err());
+        assert_eq!(
+            *calls.lock().expect("not poisoned"),
+            3,
+            "one try and two retries"
+        );
+    }
+}
