@@ -49,6 +49,7 @@ pub fn build<S: ContactStore>(service: Arc<ContactService<S>>) -> axum::Router {
         .route(SCHEMA_PATH, get(schema))
         .route(AVATAR_PATH, get(avatar))
         .merge(operator)
+        .merge(crate::docs::routes())
         .layer(axum::middleware::from_fn_with_state(
             tracked,
             crate::metrics::track,

@@ -5,11 +5,13 @@
 //! - [`store`]: the [`store::ContactStore`] boundary and its SQLite
 //!   implementation.
 //! - [`service`]: the generated `ContactApi` trait implemented on a store.
-//! - [`app`]: the HTTP application with its layers; [`serve`]: running it.
+//! - [`app`]: the HTTP application with its layers; [`serve`]: running it;
+//!   [`docs`]: the embedded documentation page.
 //! - [`config`]: the command line; [`metrics`]: what `/metrics` exports.
 
 pub mod app;
 pub mod config;
+pub mod docs;
 pub mod domain;
 pub mod metrics;
 pub mod serve;

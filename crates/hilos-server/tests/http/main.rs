@@ -8,6 +8,7 @@ mod support;
 mod auth;
 mod concurrency;
 mod contacts;
+mod docs;
 mod media;
 mod operator;
 mod tenancy;
