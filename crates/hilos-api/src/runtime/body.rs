@@ -346,11 +346,24 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// A form or query integer. The spec's integers have no bounds, so a
+/// well-formed integer beyond 64 bits saturates (a page number that large is
+/// simply past the last page) rather than being refused as malformed.
 fn parse_integer(value: &str) -> Value {
-    value
-        .trim()
-        .parse::<i64>()
-        .map_or_else(|_| text(value), Value::from)
+    let trimmed = value.trim();
+    if let Ok(n) = trimmed.parse::<i64>() {
+        return Value::from(n);
+    }
+    let digits = trimmed.strip_prefix(['+', '-']).unwrap_or(trimmed);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let saturated = if trimmed.starts_with('-') {
+            i64::MIN
+        } else {
+            i64::MAX
+        };
+        return Value::from(saturated);
+    }
+    text(value)
 }
 
 #[cfg(test)]
@@ -454,6 +467,18 @@ mod tests {
             errors.into_json(),
             json!({"phone": [messages::SINGLE_VALUE], "meta": [messages::JSON_VALUE]})
         );
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_saturate() {
+        assert_eq!(
+            parse_integer("36024207634290958525267968000"),
+            json!(i64::MAX)
+        );
+        assert_eq!(parse_integer("-99999999999999999999"), json!(i64::MIN));
+        assert_eq!(parse_integer(" 42 "), json!(42));
+        assert_eq!(parse_integer("4x"), json!("4x"));
+        assert_eq!(parse_integer("-"), json!("-"));
     }
 
     #[test]
