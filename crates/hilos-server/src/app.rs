@@ -11,6 +11,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use tokio::sync::Semaphore;
+
+use crate::limits::{Limits, RateLimiter};
 use crate::service::ContactService;
 use crate::store::ContactStore;
 
@@ -37,43 +40,69 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application for `service`: API routes, a request id on every
 /// request and response, a trace span per request, and panics turned into
-/// a 500 whose body says nothing about the cause.
+/// a 500 whose body says nothing about the cause; with the default
+/// [`Limits`].
 pub fn build<S: ContactStore>(service: Arc<ContactService<S>>) -> axum::Router {
+    build_with(service, &Limits::default())
+}
+
+/// [`build`] with the given request timeout, concurrency limit and rate
+/// limit (see [`crate::limits`]; the head timeout is applied by
+/// [`crate::serve`]).
+pub fn build_with<S: ContactStore>(
+    service: Arc<ContactService<S>>,
+    limits: &Limits,
+) -> axum::Router {
     let operator = axum::Router::new()
         .route(HEALTH_PATH, get(health))
         .route(READY_PATH, get(ready::<S>))
         .route(METRICS_PATH, get(render_metrics::<S>))
         .with_state(service.clone());
     let tracked = service.metrics().clone();
-    hilos_api::router(service)
+    let app = hilos_api::router(service)
         .route(SCHEMA_PATH, get(schema))
         .route(AVATAR_PATH, get(avatar))
         .merge(operator)
-        .merge(crate::docs::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            tracked,
-            crate::metrics::track,
-        ))
-        .layer(CatchPanicLayer::custom(|_| server_error()))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<_>| {
-                    let request_id = request
-                        .headers()
-                        .get(&REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id = %request_id,
-                    )
-                })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .merge(crate::docs::routes());
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        limits.request_timeout,
+        crate::limits::timeout,
+    ));
+    let app = match limits.rate_limit_per_minute {
+        Some(per_minute) => app.layer(axum::middleware::from_fn_with_state(
+            Arc::new(RateLimiter::new(per_minute)),
+            crate::limits::rate_limit,
+        )),
+        None => app,
+    };
+    app.layer(axum::middleware::from_fn_with_state(
+        Arc::new(Semaphore::new(limits.max_concurrent_requests)),
+        crate::limits::concurrency,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        tracked,
+        crate::metrics::track,
+    ))
+    .layer(CatchPanicLayer::custom(|_| server_error()))
+    .layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id = %request_id,
+                )
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+    )
+    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
 fn server_error() -> Response {

@@ -91,13 +91,51 @@ pub struct ServeArgs {
     #[arg(long, env = "HILOS_DRAIN_TIMEOUT", default_value_t = 30)]
     pub drain_timeout: u64,
 
+    /// Seconds a connection gets to send a complete request head (and
+    /// an idle keep-alive connection to start the next one) before it is
+    /// closed.
+    #[arg(long, env = "HILOS_HEADER_READ_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout: u64,
+
+    /// Seconds a request gets to be answered, reading its body included;
+    /// later, the answer is 503 with `Retry-After`.
+    #[arg(long, env = "HILOS_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+
+    /// Most requests handled at once; more get 503 with `Retry-After: 1`
+    /// at once instead of queueing. Health, readiness and metrics are
+    /// exempt.
+    #[arg(long, env = "HILOS_MAX_CONCURRENT_REQUESTS", default_value_t = default_max_concurrent_requests(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_concurrent_requests: u64,
+
+    /// Requests a minute allowed per `Authorization` value; more get 429
+    /// with `Retry-After`. Off when omitted. Counted in this process's
+    /// memory: each replica counts on its own.
+    #[arg(long, env = "HILOS_RATE_LIMIT_PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_per_minute: Option<u32>,
+
     /// Write the bound address to this file once listening (for scripts
     /// that bind port 0).
     #[arg(long, env = "HILOS_ADDR_FILE")]
     pub addr_file: Option<PathBuf>,
 }
 
+const fn default_max_concurrent_requests() -> u64 {
+    crate::limits::DEFAULT_MAX_CONCURRENT_REQUESTS as u64
+}
+
 impl ServeArgs {
+    /// The limits these options ask for.
+    pub fn limits(&self) -> crate::limits::Limits {
+        crate::limits::Limits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout),
+            max_concurrent_requests: usize::try_from(self.max_concurrent_requests)
+                .unwrap_or(usize::MAX),
+            rate_limit_per_minute: self.rate_limit_per_minute,
+        }
+    }
+
     /// The options of a bare `hilos-server`: defaults and environment
     /// variables, as `serve` with no flags would take.
     pub fn from_env() -> Result<Self, clap::Error> {

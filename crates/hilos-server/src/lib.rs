@@ -7,12 +7,14 @@
 //! - [`service`]: the generated `ContactApi` trait implemented on a store.
 //! - [`app`]: the HTTP application with its layers; [`serve`]: running it;
 //!   [`docs`]: the embedded documentation page.
+//! - [`limits`]: timeouts, the concurrency limit and the rate limit.
 //! - [`config`]: the command line; [`metrics`]: what `/metrics` exports.
 
 pub mod app;
 pub mod config;
 pub mod docs;
 pub mod domain;
+pub mod limits;
 pub mod metrics;
 pub mod serve;
 pub mod service;

@@ -10,7 +10,7 @@ use hilos_server::config::{
     AccountsCommand, Cli, Command, LogFormat, ServeArgs, TokensCommand, UsersCommand,
 };
 use hilos_server::domain::MetaLimits;
-use hilos_server::serve::{serve_until, shutdown_signal};
+use hilos_server::serve::{serve_with, shutdown_signal};
 use hilos_server::service::{ContactService, ServiceConfig};
 use hilos_server::store::{AnyStore, ContactStore, StoreOptions};
 
@@ -135,12 +135,14 @@ async fn serve(store: AnyStore, args: ServeArgs) -> Result<()> {
             default_region,
         },
     );
-    let app = hilos_server::app::build(Arc::new(service));
-    serve_until(
+    let limits = args.limits();
+    let app = hilos_server::app::build_with(Arc::new(service), &limits);
+    serve_with(
         listener,
         app,
         shutdown_signal(),
         Duration::from_secs(args.drain_timeout),
+        limits.header_read_timeout,
     )
     .await?;
     tracing::info!("stopped");

@@ -3,37 +3,98 @@
 use std::future::Future;
 use std::time::Duration;
 
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops
 /// accepting connections and lets requests in flight finish, for at most
-/// `drain_timeout`.
+/// `drain_timeout`. Request heads must arrive within the default
+/// [`crate::limits::DEFAULT_HEADER_READ_TIMEOUT`].
 pub async fn serve_until(
     listener: TcpListener,
     app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain_timeout: Duration,
 ) -> std::io::Result<()> {
-    let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing requests in flight");
-        let _ = draining_tx.send(());
-    });
-    let drain_deadline = async move {
-        if draining_rx.await.is_ok() {
-            tokio::time::sleep(drain_timeout).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server => result,
-        () = drain_deadline => {
-            tracing::warn!(?drain_timeout, "drain timeout reached; exiting with requests in flight");
-            Ok(())
+    serve_with(
+        listener,
+        app,
+        shutdown,
+        drain_timeout,
+        crate::limits::DEFAULT_HEADER_READ_TIMEOUT,
+    )
+    .await
+}
+
+/// [`serve_until`], closing connections that do not send a complete
+/// request head within `header_read_timeout` (idle keep-alive connections
+/// included) so slow or silent clients cannot hold the server's memory.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain_timeout: Duration,
+    header_read_timeout: Duration,
+) -> std::io::Result<()> {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        tracing::warn!(%error, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let conn = builder.serve_connection(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(app.clone()),
+                );
+                let mut stop = stop_rx.clone();
+                connections.spawn(async move {
+                    let mut conn = std::pin::pin!(conn);
+                    let result = tokio::select! {
+                        result = conn.as_mut() => result,
+                        () = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(error) = result {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
         }
     }
+    drop(listener);
+    tracing::info!("shutting down: finishing requests in flight");
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(drain_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            ?drain_timeout,
+            "drain timeout reached; exiting with requests in flight"
+        );
+    }
+    Ok(())
 }
 
 /// Completes on SIGTERM or Ctrl-C.
