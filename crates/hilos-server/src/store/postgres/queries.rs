@@ -367,34 +367,48 @@ pub(super) async fn write_links(
 ) -> Result<(), sqlx::Error> {
     if tags {
         let ids: Vec<i64> = c.tags.iter().map(|t| t.id).collect();
-        sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
-            .bind(c.id)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(
+        replace_links(
+            conn,
+            "DELETE FROM contact_tags WHERE contact_id = $1",
             "INSERT INTO contact_tags (contact_id, tag_id, position) \
              SELECT $1, link.id, link.ord - 1 FROM UNNEST($2::BIGINT[]) WITH ORDINALITY AS link (id, ord)",
+            c.id,
+            &ids,
         )
-        .bind(c.id)
-        .bind(&ids)
-        .execute(&mut *conn)
         .await?;
     }
     if assignees {
         let ids: Vec<i64> = c.default_assignees.iter().map(|u| u.id).collect();
-        sqlx::query("DELETE FROM contact_assignees WHERE contact_id = $1")
-            .bind(c.id)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(
+        replace_links(
+            conn,
+            "DELETE FROM contact_assignees WHERE contact_id = $1",
             "INSERT INTO contact_assignees (contact_id, user_id, position) \
              SELECT $1, link.id, link.ord - 1 FROM UNNEST($2::BIGINT[]) WITH ORDINALITY AS link (id, ord)",
+            c.id,
+            &ids,
         )
-        .bind(c.id)
-        .bind(&ids)
-        .execute(&mut *conn)
         .await?;
     }
+    Ok(())
+}
+
+/// Runs `delete` for the contact, then `insert` with `ids` in their order.
+async fn replace_links(
+    conn: &mut PgConnection,
+    delete: &'static str,
+    insert: &'static str,
+    contact_id: Uuid,
+    ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(delete)
+        .bind(contact_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(insert)
+        .bind(contact_id)
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
