@@ -177,7 +177,10 @@ async fn ready<S: ContactStore>(State(service): State<Arc<ContactService<S>>>) -
 async fn render_metrics<S: ContactStore>(
     State(service): State<Arc<ContactService<S>>>,
 ) -> Response {
-    let text = service.metrics().render(service.store().pool_stats());
+    let store = service.store();
+    let text = service
+        .metrics()
+        .render(store.pool_stats(), store.commit_batches());
     (
         [(
             header::CONTENT_TYPE,

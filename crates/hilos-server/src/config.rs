@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+use crate::store::sqlite::GroupCommit;
+use crate::store::Durability;
+
 /// Self-hostable server for the Hilos contact API.
 #[derive(Debug, Parser)]
 #[command(name = "hilos-server", version, about)]
@@ -28,6 +31,41 @@ pub struct Cli {
     )]
     pub db_max_connections: u32,
 
+    /// `durable`: a write is on disk before its answer (the default).
+    /// `relaxed`: answers may come before the disk has the write, so a power
+    /// loss or OS crash can lose the last moments of acknowledged writes.
+    #[arg(
+        long,
+        env = "HILOS_DURABILITY",
+        value_enum,
+        default_value_t = Durability::Durable,
+        global = true
+    )]
+    pub durability: Durability,
+
+    /// SQLite: most contact writes committed together in one transaction
+    /// (one disk sync).
+    #[arg(
+        long,
+        env = "HILOS_GROUP_COMMIT_MAX_BATCH",
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u64).range(1..=100_000),
+        global = true
+    )]
+    pub group_commit_max_batch: u64,
+
+    /// SQLite: microseconds the first write of a batch may wait for others
+    /// to join it. 0 (the default): a batch is whatever arrived while the
+    /// previous one was committing, so no write waits for company.
+    #[arg(
+        long,
+        env = "HILOS_GROUP_COMMIT_MAX_WAIT_US",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=1_000_000),
+        global = true
+    )]
+    pub group_commit_max_wait_us: u64,
+
     /// Log format on standard error.
     #[arg(long, env = "HILOS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -35,6 +73,16 @@ pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The SQLite writer's batching bounds.
+    pub fn group_commit(&self) -> GroupCommit {
+        GroupCommit {
+            max_batch: usize::try_from(self.group_commit_max_batch).unwrap_or(usize::MAX),
+            max_wait: std::time::Duration::from_micros(self.group_commit_max_wait_us),
+        }
+    }
 }
 
 /// How logs are written.

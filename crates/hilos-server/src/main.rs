@@ -48,6 +48,8 @@ fn init_tracing(format: LogFormat) {
 async fn open_store(cli: &Cli) -> Result<AnyStore> {
     let options = StoreOptions {
         max_connections: Some(cli.db_max_connections),
+        durability: cli.durability,
+        group_commit: cli.group_commit(),
     };
     AnyStore::connect(&cli.database_url, &options)
         .await

@@ -1,20 +1,59 @@
 //! Prometheus metrics, served as text at `/metrics`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::store::PoolStats;
+use crate::store::{BatchSizes, PoolStats};
+
+/// Group-commit transaction sizes: the store counts them, and the latest
+/// counts are copied in when the metrics are rendered.
+#[derive(Debug, Clone, Default)]
+struct CommitBatches(Arc<Mutex<Option<BatchSizes>>>);
+
+impl EncodeMetric for CommitBatches {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let sizes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(sizes) = sizes.as_ref() else {
+            return Ok(());
+        };
+        let buckets: Vec<(f64, u64)> = sizes
+            .buckets
+            .iter()
+            .map(|&(bound, n)| {
+                let bound = if bound == u64::MAX {
+                    f64::INFINITY
+                } else {
+                    bound as f64
+                };
+                (bound, n)
+            })
+            .collect();
+        encoder.encode_histogram::<NoLabelSet>(sizes.sum as f64, sizes.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
+}
 
 /// The labels of a request metric. `route` is the matched route template
 /// (`/api/contact/{id}`), never the raw path, so ids do not become labels.
@@ -42,6 +81,7 @@ pub struct Metrics {
     latency: Family<RequestLabels, Histogram>,
     contacts: Family<OutcomeLabels, Counter>,
     pool: Family<PoolLabels, Gauge>,
+    commit_batches: CommitBatches,
 }
 
 impl Metrics {
@@ -74,12 +114,19 @@ impl Metrics {
             "Database pool connections, by state (in_use or idle)",
             pool.clone(),
         );
+        let commit_batches = CommitBatches::default();
+        registry.register(
+            "db_commit_batch_writes",
+            "Contact writes per group-commit transaction (SQLite)",
+            commit_batches.clone(),
+        );
         Arc::new(Self {
             registry,
             requests,
             latency,
             contacts,
             pool,
+            commit_batches,
         })
     }
 
@@ -91,8 +138,14 @@ impl Metrics {
             .inc();
     }
 
-    /// The metrics in Prometheus' text format, with the pool as it is now.
-    pub fn render(&self, pool: PoolStats) -> String {
+    /// The metrics in Prometheus' text format, with the pool and the
+    /// group-commit counts as they are now.
+    pub fn render(&self, pool: PoolStats, commit_batches: Option<BatchSizes>) -> String {
+        *self
+            .commit_batches
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = commit_batches;
         self.pool
             .get_or_create(&PoolLabels { state: "in_use" })
             .set(i64::from(pool.in_use));

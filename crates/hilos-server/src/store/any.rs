@@ -3,9 +3,10 @@
 use uuid::Uuid;
 
 use super::postgres::DEFAULT_MAX_CONNECTIONS;
+use super::sqlite::GroupCommit;
 use super::{
-    AdminError, ContactStore, PoolStats, PostgresStore, SqliteStore, StoreError, UpdateError,
-    UpsertError,
+    AdminError, ContactStore, Durability, PoolStats, PostgresStore, SqliteStore, StoreError,
+    UpdateError, UpsertError,
 };
 use crate::domain::{
     Contact, ContactChange, ContactPage, ContactUpdate, Principal, UpsertOutcome, User,
@@ -17,6 +18,10 @@ pub struct StoreOptions {
     /// Most connections a pooled backend opens; `None` for its default
     /// (PostgreSQL: 10; SQLite keeps one writer and a few readers).
     pub max_connections: Option<u32>,
+    /// Whether an acknowledged write must already be on disk.
+    pub durability: Durability,
+    /// How the SQLite writer batches contact writes into transactions.
+    pub group_commit: GroupCommit,
 }
 
 /// One of the supported backends, picked by URL scheme.
@@ -32,11 +37,13 @@ impl AnyStore {
     /// Opens (and migrates) the database named by `url`.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         if url.starts_with("sqlite:") {
-            Ok(AnyStore::Sqlite(SqliteStore::connect(url).await?))
+            Ok(AnyStore::Sqlite(
+                SqliteStore::connect_with(url, options.durability, options.group_commit).await?,
+            ))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let max_connections = options.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
             Ok(AnyStore::Postgres(
-                PostgresStore::connect(url, max_connections).await?,
+                PostgresStore::connect_with(url, max_connections, options.durability).await?,
             ))
         } else {
             // Only the scheme: the rest may hold a password.
@@ -175,6 +182,13 @@ impl ContactStore for AnyStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         delegate!(self, s => s.ping())
+    }
+
+    fn commit_batches(&self) -> Option<super::BatchSizes> {
+        match self {
+            AnyStore::Sqlite(s) => s.commit_batches(),
+            AnyStore::Postgres(s) => s.commit_batches(),
+        }
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -163,6 +163,41 @@ pub trait ContactStore: Send + Sync + 'static {
 
     /// The connections of the store's pools, for metrics.
     fn pool_stats(&self) -> PoolStats;
+
+    /// How many writes each group commit carried so far, for stores that
+    /// group writes into shared transactions (SQLite); `None` otherwise.
+    fn commit_batches(&self) -> Option<BatchSizes> {
+        None
+    }
+}
+
+/// Sizes of the transactions a group-committing store ran.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchSizes {
+    /// `(upper bound, transactions of more writes than the previous bound
+    /// and at most this many)`, by increasing bound; the last bound is
+    /// `u64::MAX` (no bound).
+    pub buckets: Vec<(u64, u64)>,
+    /// Transactions run.
+    pub count: u64,
+    /// Writes in all of them.
+    pub sum: u64,
+}
+
+/// Whether a write is on disk before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Durability {
+    /// Every acknowledged write is on disk: SQLite syncs the WAL on each
+    /// commit (`synchronous=FULL`), PostgreSQL waits for its WAL flush
+    /// (`synchronous_commit` as the server sets it, `on` by default).
+    #[default]
+    Durable,
+    /// Commits return before the disk has them: SQLite
+    /// `synchronous=NORMAL`, PostgreSQL `synchronous_commit=off`. The
+    /// database stays consistent, but a power loss or an operating-system
+    /// crash can lose the writes of the last moments, though they were
+    /// acknowledged. A crash of the server process alone loses nothing.
+    Relaxed,
 }
 
 /// Connections of a store's pools.

@@ -33,7 +33,7 @@ use crate::domain::{
 };
 use crate::store::{
     hash_token_key, is_unique_violation, map_migrate_error, map_sqlx_error, AdminError,
-    ContactStore, StoreError, UpsertError, BOOTSTRAP_ACCOUNT, BOOTSTRAP_EMAIL,
+    ContactStore, Durability, StoreError, UpsertError, BOOTSTRAP_ACCOUNT, BOOTSTRAP_EMAIL,
     BOOTSTRAP_FIRST_NAME,
 };
 
@@ -72,6 +72,16 @@ impl PostgresStore {
     /// safe. Connections are checked before each use, so the pool recovers
     /// by itself once an unreachable or restarted server is back.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, max_connections, Durability::Durable).await
+    }
+
+    /// [`PostgresStore::connect`] with a choice of durability: `Relaxed`
+    /// sets `synchronous_commit=off` on the store's sessions.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
         let mut options = PgConnectOptions::from_str(url).map_err(map_sqlx_error)?;
         if options.get_application_name().is_none() {
             options = options.application_name(APPLICATION_NAME);
@@ -80,6 +90,9 @@ impl PostgresStore {
             // NOTICEs ("relation _sqlx_migrations already exists, skipping"
             // on every start) are noise in the server's log.
             options = options.options([("client_min_messages", "warning")]);
+        }
+        if durability == Durability::Relaxed {
+            options = options.options([("synchronous_commit", "off")]);
         }
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))

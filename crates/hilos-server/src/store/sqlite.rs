@@ -1,12 +1,15 @@
 //! The embedded SQLite store.
 //!
-//! All writes go through one pooled connection and start with
-//! `BEGIN IMMEDIATE`: writes are serialised in this process, and another
-//! process on the same file waits on the lock (busy timeout) instead of
-//! deadlocking on a read-to-write upgrade. Reads use a separate read-only
-//! pool, which WAL lets run beside the writer.
+//! Contact writes (upsert, update, delete) go to the writer thread, which
+//! group-commits them ([`writer`]). Administrative writes (accounts, users,
+//! tokens) and migrations use a one-connection sqlx pool. Every write
+//! transaction starts with `BEGIN IMMEDIATE`, so another writer (in this
+//! process or another on the same file) waits on the lock (busy timeout)
+//! instead of deadlocking on a read-to-write upgrade. Reads use a separate
+//! read-only pool, which WAL lets run beside the writers.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -15,20 +18,25 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{
-    apply_change, apply_update, check_update_id, new_contact, resolve_users, Contact,
-    ContactChange, ContactPage, ContactSearch, ContactUpdate, Principal, Resolved, UpdateError,
+    Contact, ContactChange, ContactPage, ContactSearch, ContactUpdate, Principal, UpdateError,
     UpsertOutcome, User,
 };
 use crate::store::{
-    hash_token_key, is_unique_violation, map_migrate_error, map_sqlx_error,
-    unique_violation_as_none, AdminError, ContactStore, StoreError, UpsertError, BOOTSTRAP_ACCOUNT,
-    BOOTSTRAP_EMAIL, BOOTSTRAP_FIRST_NAME,
+    hash_token_key, map_migrate_error, map_sqlx_error, unique_violation_as_none, AdminError,
+    ContactStore, Durability, StoreError, UpsertError, BOOTSTRAP_ACCOUNT, BOOTSTRAP_EMAIL,
+    BOOTSTRAP_FIRST_NAME,
 };
 
+mod inline;
 mod list;
 mod queries;
+mod sync_queries;
+mod writer;
 
+use inline::InlineReaders;
 use queries::{micros, ContactKey};
+pub use writer::{GroupCommit, BATCH_BUCKETS};
+use writer::{Writer, WriterTarget};
 
 /// How long a statement waits for another process's lock on the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,15 +44,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Read connections; reads are short, so a few cover a small machine.
 const READERS: u32 = 4;
-/// Upsert attempts when an insert still meets a unique violation (only
-/// possible if something outside this store wrote between our statements).
-const UPSERT_ATTEMPTS: usize = 3;
 
 /// SQLite-backed [`ContactStore`]. Cheap to clone: the pools are shared.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Migrations and administrative writes.
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Contact writes, group-committed.
+    writer_thread: Writer,
+    /// Token lookups in place.
+    inline: Arc<InlineReaders>,
 }
 
 impl SqliteStore {
@@ -53,17 +63,40 @@ impl SqliteStore {
     ///
     /// Sets WAL, `synchronous=FULL`, foreign keys and a busy timeout.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        // An in-memory database lives in its connections, so reads must
-        // share the writer's one connection to see the same data.
+        Self::connect_with(url, Durability::Durable, GroupCommit::default()).await
+    }
+
+    /// [`SqliteStore::connect`] with a choice of durability (`Relaxed` is
+    /// `synchronous=NORMAL`, which in WAL mode syncs only at checkpoints)
+    /// and of group-commit bounds.
+    pub async fn connect_with(
+        url: &str,
+        durability: Durability,
+        group_commit: GroupCommit,
+    ) -> Result<Self, StoreError> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let base = SqliteConnectOptions::from_str(url)
+        let mut base = SqliteConnectOptions::from_str(url)
             .map_err(map_sqlx_error)?
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let mut write_options = base
-            .clone()
-            .create_if_missing(true)
-            .synchronous(SqliteSynchronous::Full);
+        // An in-memory database lives in its connections; the writer
+        // thread's connection must reach the same one, so it becomes a
+        // named shared-cache database that every connection opens.
+        let memory_uri = in_memory.then(|| {
+            let uri = format!(
+                "file:hilos-memory-{}?mode=memory&cache=shared",
+                Uuid::new_v4()
+            );
+            base = base.clone().filename(&uri).shared_cache(true);
+            uri
+        });
+        let mut write_options =
+            base.clone()
+                .create_if_missing(true)
+                .synchronous(match durability {
+                    Durability::Durable => SqliteSynchronous::Full,
+                    Durability::Relaxed => SqliteSynchronous::Normal,
+                });
         if !in_memory {
             write_options = write_options.journal_mode(SqliteJournalMode::Wal);
         }
@@ -80,6 +113,22 @@ impl SqliteStore {
             .run(&writer)
             .await
             .map_err(map_migrate_error)?;
+        let target = match &memory_uri {
+            Some(uri) => WriterTarget {
+                path: uri.into(),
+                uri: true,
+                durability,
+                busy_timeout: BUSY_TIMEOUT,
+            },
+            None => WriterTarget {
+                path: base.get_filename().to_owned(),
+                uri: false,
+                durability,
+                busy_timeout: BUSY_TIMEOUT,
+            },
+        };
+        let writer_thread = Writer::start(&target, group_commit)?;
+        let inline = Arc::new(InlineReaders::open(&target)?);
         let reader = if in_memory {
             writer.clone()
         } else {
@@ -90,7 +139,12 @@ impl SqliteStore {
                 .await
                 .map_err(map_sqlx_error)?
         };
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            writer_thread,
+            inline,
+        })
     }
 
     /// Closes both pools, waiting for connections in use to be returned.
@@ -118,6 +172,18 @@ impl SqliteStore {
         Ok(found)
     }
 
+    /// [`ContactStore::principal_for_token`] through the async pool.
+    async fn principal_for_key_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        sqlx::query_as(queries::sql::PRINCIPAL_FOR_KEY_HASH)
+            .bind(key_hash)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(map_sqlx_error)
+    }
+
     /// `EXPLAIN QUERY PLAN` of the queries [`ContactStore::list_contacts`]
     /// runs for these arguments, one line per plan step: a diagnostic for
     /// operators and the list benchmark.
@@ -132,116 +198,6 @@ impl SqliteStore {
         let mut conn = self.reader.acquire().await.map_err(map_sqlx_error)?;
         list::explain_list_contacts(&mut conn, account_id, search.as_ref(), offset, limit).await
     }
-
-    /// A partial update inside the caller's write transaction.
-    async fn update_in(
-        tx: &mut Transaction<'static, Sqlite>,
-        who: &Principal,
-        id: Uuid,
-        update: &ContactUpdate,
-    ) -> Result<Contact, UpdateError> {
-        let mut contact = queries::load_contact(tx, who.account_id, ContactKey::Id(id))
-            .await?
-            .ok_or(UpdateError::NotFound)?;
-        // Refusals in the order PostgreSQL meets them: unknown id, other id,
-        // unknown assignees, taken phone.
-        check_update_id(update, id)?;
-        let assignees = match &update.default_assignees {
-            Some(ids) => {
-                let found = queries::users_in(tx, who.account_id, ids).await?;
-                Some(resolve_users(ids, &found).map_err(UpdateError::UnknownAssignees)?)
-            }
-            None => None,
-        };
-        if let Some(phone) = update.new_canonical_phone(&contact) {
-            if queries::phone_exists(tx, who.account_id, phone).await? {
-                return Err(UpdateError::PhoneTaken);
-            }
-        }
-        let tags = match &update.tags {
-            Some(names) => Some(queries::resolve_tags(tx, who.account_id, names).await?),
-            None => None,
-        };
-        let resolved = Resolved { tags, assignees };
-        apply_update(&mut contact, update, resolved, Utc::now())?;
-        match queries::update_contact_row(tx, &contact).await? {
-            Ok(()) => {}
-            // Only another writer of the file could have taken the phone
-            // since the check; the answer is the same.
-            Err(e) if is_unique_violation(&e) => return Err(UpdateError::PhoneTaken),
-            Err(e) => return Err(map_sqlx_error(e).into()),
-        }
-        queries::write_links(
-            tx,
-            &contact,
-            update.tags.is_some(),
-            update.default_assignees.is_some(),
-        )
-        .await?;
-        Ok(contact)
-    }
-
-    /// One upsert attempt; `Ok(None)` means the insert met a unique
-    /// violation and the whole read-modify-write should run again.
-    async fn try_upsert(
-        &self,
-        who: &Principal,
-        change: &ContactChange,
-    ) -> Result<Option<UpsertOutcome>, UpsertError> {
-        let mut tx = self.begin_write().await?;
-        let existing = queries::load_contact(
-            &mut tx,
-            who.account_id,
-            ContactKey::Phone(&change.canonical_phone),
-        )
-        .await?;
-        let assignees = match &change.default_assignees {
-            Some(ids) => {
-                let found = queries::users_in(&mut tx, who.account_id, ids).await?;
-                Some(resolve_users(ids, &found).map_err(UpsertError::UnknownAssignees)?)
-            }
-            None => None,
-        };
-        let tags = match &change.tags {
-            Some(names) => Some(queries::resolve_tags(&mut tx, who.account_id, names).await?),
-            None => None,
-        };
-        let resolved = Resolved { tags, assignees };
-        let now = Utc::now();
-        let outcome = match existing {
-            Some(mut contact) => {
-                apply_change(&mut contact, change, resolved, now)?;
-                queries::update_contact(&mut tx, &contact).await?;
-                queries::write_links(
-                    &mut tx,
-                    &contact,
-                    change.tags.is_some(),
-                    change.default_assignees.is_some(),
-                )
-                .await?;
-                UpsertOutcome::Updated(contact)
-            }
-            None => {
-                if let Some(id) = change.id {
-                    if queries::contact_id_exists(&mut tx, id).await? {
-                        return Err(UpsertError::IdTaken);
-                    }
-                }
-                let contact = new_contact(who, change, resolved, now);
-                let inserted = queries::insert_contact(&mut tx, &contact).await?;
-                if unique_violation_as_none(inserted)
-                    .map_err(map_sqlx_error)?
-                    .is_none()
-                {
-                    return Ok(None);
-                }
-                queries::write_links(&mut tx, &contact, true, true).await?;
-                UpsertOutcome::Created(contact)
-            }
-        };
-        tx.commit().await.map_err(map_sqlx_error)?;
-        Ok(Some(outcome))
-    }
 }
 
 impl ContactStore for SqliteStore {
@@ -253,6 +209,10 @@ impl ContactStore for SqliteStore {
             .map_err(map_sqlx_error)
     }
 
+    fn commit_batches(&self) -> Option<super::BatchSizes> {
+        Some(self.writer_thread.stats())
+    }
+
     fn pool_stats(&self) -> super::PoolStats {
         super::PoolStats::of(&self.writer).plus(super::PoolStats::of(&self.reader))
     }
@@ -262,16 +222,7 @@ impl ContactStore for SqliteStore {
         who: &Principal,
         change: ContactChange,
     ) -> Result<UpsertOutcome, UpsertError> {
-        for attempt in 1..=UPSERT_ATTEMPTS {
-            if let Some(outcome) = self.try_upsert(who, &change).await? {
-                return Ok(outcome);
-            }
-            tracing::warn!(
-                attempt,
-                "contact insert met a unique violation; retrying upsert"
-            );
-        }
-        Err(StoreError::internal("contact upsert kept meeting unique violations").into())
+        self.writer_thread.upsert(*who, change).await
     }
 
     async fn get_contact(&self, account_id: i64, id: Uuid) -> Result<Option<Contact>, StoreError> {
@@ -299,42 +250,11 @@ impl ContactStore for SqliteStore {
         id: Uuid,
         update: ContactUpdate,
     ) -> Result<Contact, UpdateError> {
-        let mut tx = self.begin_write().await?;
-        let contact = Self::update_in(&mut tx, who, id, &update).await?;
-        tx.commit().await.map_err(map_sqlx_error)?;
-        Ok(contact)
+        self.writer_thread.update(*who, id, update).await
     }
 
     async fn delete_contact(&self, account_id: i64, id: Uuid) -> Result<bool, StoreError> {
-        let id = id.hyphenated().to_string();
-        let mut tx = self.begin_write().await?;
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM contacts WHERE account_id = ? AND id = ?)",
-        )
-        .bind(account_id)
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        if !exists {
-            return Ok(false);
-        }
-        // The links go explicitly, not only by ON DELETE CASCADE, so a
-        // connection opened without foreign keys cannot leave them behind.
-        // The search index follows by trigger.
-        for sql in [
-            "DELETE FROM contact_tags WHERE contact_id = ?",
-            "DELETE FROM contact_assignees WHERE contact_id = ?",
-            "DELETE FROM contacts WHERE id = ?",
-        ] {
-            sqlx::query(sql)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx_error)?;
-        }
-        tx.commit().await.map_err(map_sqlx_error)?;
-        Ok(true)
+        self.writer_thread.delete(account_id, id).await
     }
 
     async fn get_contact_by_phone(
@@ -347,14 +267,11 @@ impl ContactStore for SqliteStore {
     }
 
     async fn principal_for_token(&self, key: &str) -> Result<Option<Principal>, StoreError> {
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT u.account_id, u.id FROM tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.key_hash = ? AND t.revoked_at IS NULL",
-        )
-        .bind(hash_token_key(key))
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(map_sqlx_error)?;
+        let key_hash = hash_token_key(key);
+        let row = match self.inline.principal_for_key_hash(&key_hash) {
+            Some(row) => row,
+            None => self.principal_for_key_hash(&key_hash).await?,
+        };
         Ok(row.map(|(account_id, user_id)| Principal {
             account_id,
             user_id,

@@ -76,4 +76,17 @@ async fn metrics_count_requests_and_upserts(backend: Backend) {
         "latency histogram"
     );
     assert!(after.contains(r#"hilos_db_pool_connections{state="idle"}"#));
+    // SQLite group-commits contact writes: three upserts, one at a time,
+    // are three one-write transactions. PostgreSQL has no such batches.
+    let batches = "hilos_db_commit_batch_writes_count";
+    let writes = "hilos_db_commit_batch_writes_sum";
+    let singles = r#"hilos_db_commit_batch_writes_bucket{le="1.0"}"#;
+    match backend {
+        Backend::Sqlite => {
+            assert_eq!(sample(&after, batches) - sample(&before, batches), 3.0);
+            assert_eq!(sample(&after, writes) - sample(&before, writes), 3.0);
+            assert_eq!(sample(&after, singles) - sample(&before, singles), 3.0);
+        }
+        Backend::Postgres => assert!(!after.contains(batches), "{after}"),
+    }
 }

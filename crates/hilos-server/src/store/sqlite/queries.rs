@@ -1,7 +1,10 @@
-//! SQL for the SQLite store, one function per statement group.
+//! SQL for the SQLite store, and the async (sqlx) reads and administrative
+//! writes, one function per statement group.
 //!
 //! Every function takes a bare connection so the caller decides the
-//! transaction: the writer's `BEGIN IMMEDIATE` or a reader snapshot.
+//! transaction. Contact writes run on the writer thread
+//! ([`super::writer`]) through [`super::sync_queries`], with the SQL text
+//! of [`sql`] shared by both.
 
 use std::collections::BTreeMap;
 
@@ -10,9 +13,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use crate::domain::{
-    dedup_tag_names, resolve_tag_names, tag_key, Contact, StoreError, Tag, TagRef, User,
-};
+use crate::domain::{Contact, StoreError, Tag, User};
 use crate::store::{hash_token_key, map_sqlx_error};
 
 /// Stored form of a timestamp: microseconds since the epoch.
@@ -62,6 +63,67 @@ macro_rules! contact_select {
     };
 }
 
+/// One contact by canonical phone.
+pub(super) const CONTACT_COLUMNS_BY_PHONE: &str = contact_select!("canonical_phone = ?");
+/// One contact by id.
+pub(super) const CONTACT_COLUMNS_BY_ID: &str = contact_select!("id = ?");
+
+/// Statements used by both the readers and the writer thread.
+pub(super) mod sql {
+    /// `(account_id, user_id)` of a live key, by key hash.
+    pub const PRINCIPAL_FOR_KEY_HASH: &str = "SELECT u.account_id, u.id FROM tokens t \
+        JOIN users u ON u.id = t.user_id WHERE t.key_hash = ? AND t.revoked_at IS NULL";
+    /// A contact's tags, in attach order.
+    pub const CONTACT_TAGS: &str = "SELECT t.id, t.name FROM contact_tags ct \
+        JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id = ? ORDER BY ct.position";
+    /// A contact's assignees, in attach order.
+    pub const CONTACT_ASSIGNEES: &str =
+        "SELECT u.id, u.account_id, u.email, u.first_name, u.last_name, u.date_joined \
+        FROM contact_assignees ca JOIN users u ON u.id = ca.user_id \
+        WHERE ca.contact_id = ? ORDER BY ca.position";
+    /// The users of an account among a JSON array of ids. A JSON array
+    /// bound once keeps the SQL static whatever the list length.
+    pub const USERS_IN: &str =
+        "SELECT id, account_id, email, first_name, last_name, date_joined FROM users \
+        WHERE account_id = ? AND id IN (SELECT value FROM json_each(?))";
+    /// The account's tags among a JSON array of name keys.
+    pub const TAGS_BY_KEY: &str = "SELECT id, name FROM tags \
+        WHERE account_id = ? AND name_key IN (SELECT value FROM json_each(?))";
+    /// A new tag.
+    pub const INSERT_TAG: &str =
+        "INSERT INTO tags (account_id, name, name_key) VALUES (?, ?, ?) RETURNING id";
+    /// Whether the account has a contact with this canonical phone.
+    pub const PHONE_EXISTS: &str =
+        "SELECT EXISTS (SELECT 1 FROM contacts WHERE account_id = ? AND canonical_phone = ?)";
+    /// Whether any account has a contact with this id.
+    pub const ID_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = ?)";
+    /// Whether the account has a contact with this id.
+    pub const ID_EXISTS_IN_ACCOUNT: &str =
+        "SELECT EXISTS (SELECT 1 FROM contacts WHERE account_id = ? AND id = ?)";
+    /// A new contact row.
+    pub const INSERT_CONTACT: &str =
+        "INSERT INTO contacts (id, account_id, phone, canonical_phone, first_name, last_name, \
+        email, external_url, meta, source, created_by, created_on, last_updated_on) \
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    /// Every column of a contact row but its id, account and creator.
+    pub const UPDATE_CONTACT: &str =
+        "UPDATE contacts SET phone = ?, canonical_phone = ?, first_name = ?, last_name = ?, \
+        email = ?, external_url = ?, meta = ?, source = ?, created_on = ?, \
+        last_updated_on = ? WHERE id = ?";
+    /// A contact's tag links.
+    pub const DELETE_CONTACT_TAGS: &str = "DELETE FROM contact_tags WHERE contact_id = ?";
+    /// One tag link.
+    pub const INSERT_CONTACT_TAG: &str =
+        "INSERT INTO contact_tags (contact_id, tag_id, position) VALUES (?, ?, ?)";
+    /// A contact's assignee links.
+    pub const DELETE_CONTACT_ASSIGNEES: &str = "DELETE FROM contact_assignees WHERE contact_id = ?";
+    /// One assignee link.
+    pub const INSERT_CONTACT_ASSIGNEE: &str =
+        "INSERT INTO contact_assignees (contact_id, user_id, position) VALUES (?, ?, ?)";
+    /// A contact row.
+    pub const DELETE_CONTACT: &str = "DELETE FROM contacts WHERE id = ?";
+}
+
 /// Loads one contact of `account_id` with its tags and assignees.
 pub(super) async fn load_contact(
     conn: &mut SqliteConnection,
@@ -69,10 +131,10 @@ pub(super) async fn load_contact(
     key: ContactKey<'_>,
 ) -> Result<Option<Contact>, StoreError> {
     let query = match key {
-        ContactKey::Phone(phone) => sqlx::query(contact_select!("canonical_phone = ?"))
+        ContactKey::Phone(phone) => sqlx::query(CONTACT_COLUMNS_BY_PHONE)
             .bind(account_id)
             .bind(phone.to_owned()),
-        ContactKey::Id(id) => sqlx::query(contact_select!("id = ?"))
+        ContactKey::Id(id) => sqlx::query(CONTACT_COLUMNS_BY_ID)
             .bind(account_id)
             .bind(id.hyphenated().to_string()),
     };
@@ -119,14 +181,11 @@ pub(super) fn contact_from_row(row: &SqliteRow) -> Result<(String, Contact), Sto
 }
 
 async fn contact_tags(conn: &mut SqliteConnection, id: &str) -> Result<Vec<Tag>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT t.id, t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id \
-         WHERE ct.contact_id = ? ORDER BY ct.position",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
+    let rows = sqlx::query(sql::CONTACT_TAGS)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
     rows.iter()
         .map(|r| {
             Ok(Tag {
@@ -138,15 +197,11 @@ async fn contact_tags(conn: &mut SqliteConnection, id: &str) -> Result<Vec<Tag>,
 }
 
 async fn contact_assignees(conn: &mut SqliteConnection, id: &str) -> Result<Vec<User>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT u.id, u.account_id, u.email, u.first_name, u.last_name, u.date_joined \
-         FROM contact_assignees ca JOIN users u ON u.id = ca.user_id \
-         WHERE ca.contact_id = ? ORDER BY ca.position",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
+    let rows = sqlx::query(sql::CONTACT_ASSIGNEES)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_sqlx_error)?;
     rows.iter().map(user_from_row).collect()
 }
 
@@ -159,214 +214,14 @@ pub(super) async fn users_in(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // A JSON array bound once keeps the SQL static whatever the list length.
     let ids_json = serde_json::Value::from(ids.to_vec()).to_string();
-    let rows = sqlx::query(
-        "SELECT id, account_id, email, first_name, last_name, date_joined FROM users \
-         WHERE account_id = ? AND id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(account_id)
-    .bind(ids_json)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
-    rows.iter().map(user_from_row).collect()
-}
-
-/// The account's tags for `names`, creating the missing ones, in request
-/// order without case-insensitive repeats.
-pub(super) async fn resolve_tags(
-    conn: &mut SqliteConnection,
-    account_id: i64,
-    names: &[String],
-) -> Result<Vec<Tag>, StoreError> {
-    let keys: Vec<String> = dedup_tag_names(names).iter().map(|n| tag_key(n)).collect();
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let keys_json = serde_json::Value::from(keys).to_string();
-    let rows = sqlx::query(
-        "SELECT id, name FROM tags \
-         WHERE account_id = ? AND name_key IN (SELECT value FROM json_each(?))",
-    )
-    .bind(account_id)
-    .bind(keys_json)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)?;
-    let known = rows
-        .iter()
-        .map(|r| {
-            Ok(Tag {
-                id: get(r, "id")?,
-                name: get(r, "name")?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let mut tags = Vec::new();
-    for wanted in resolve_tag_names(names, &known) {
-        match wanted {
-            TagRef::Existing(tag) => tags.push(tag),
-            TagRef::New(name) => {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO tags (account_id, name, name_key) VALUES (?, ?, ?) RETURNING id",
-                )
-                .bind(account_id)
-                .bind(&name)
-                .bind(tag_key(&name))
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(map_sqlx_error)?;
-                tags.push(Tag { id, name });
-            }
-        }
-    }
-    Ok(tags)
-}
-
-/// Whether a contact of `account_id` has this canonical phone.
-pub(super) async fn phone_exists(
-    conn: &mut SqliteConnection,
-    account_id: i64,
-    canonical_phone: &str,
-) -> Result<bool, StoreError> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM contacts WHERE account_id = ? AND canonical_phone = ?)",
-    )
-    .bind(account_id)
-    .bind(canonical_phone.to_owned())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(map_sqlx_error)
-}
-
-/// Whether any contact (in any account) has this id.
-pub(super) async fn contact_id_exists(
-    conn: &mut SqliteConnection,
-    id: Uuid,
-) -> Result<bool, StoreError> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contacts WHERE id = ?)")
-        .bind(id.hyphenated().to_string())
-        .fetch_one(&mut *conn)
+    let rows = sqlx::query(sql::USERS_IN)
+        .bind(account_id)
+        .bind(ids_json)
+        .fetch_all(&mut *conn)
         .await
-        .map_err(map_sqlx_error)
-}
-
-fn meta_json(contact: &Contact) -> Result<String, StoreError> {
-    serde_json::to_string(&contact.meta).map_err(|e| StoreError::Internal(Box::new(e)))
-}
-
-/// Inserts a new contact row (not its tags or assignees).
-///
-/// Returns the raw sqlx error so the caller can spot a unique violation.
-pub(super) async fn insert_contact(
-    conn: &mut SqliteConnection,
-    c: &Contact,
-) -> Result<Result<(), sqlx::Error>, StoreError> {
-    let meta = meta_json(c)?;
-    Ok(sqlx::query(
-        "INSERT INTO contacts (id, account_id, phone, canonical_phone, first_name, last_name, \
-         email, external_url, meta, source, created_by, created_on, last_updated_on) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(c.id.hyphenated().to_string())
-    .bind(c.account_id)
-    .bind(&c.phone)
-    .bind(&c.canonical_phone)
-    .bind(&c.first_name)
-    .bind(&c.last_name)
-    .bind(&c.email)
-    .bind(&c.external_url)
-    .bind(meta)
-    .bind(&c.source)
-    .bind(c.created_by)
-    .bind(micros(c.created_on))
-    .bind(micros(c.last_updated_on))
-    .execute(&mut *conn)
-    .await
-    .map(|_| ()))
-}
-
-/// Writes every column of an existing contact row.
-pub(super) async fn update_contact(
-    conn: &mut SqliteConnection,
-    c: &Contact,
-) -> Result<(), StoreError> {
-    update_contact_row(conn, c).await?.map_err(map_sqlx_error)
-}
-
-/// [`update_contact`], returning the raw sqlx error so the caller can spot
-/// a unique violation (a phone another contact has).
-pub(super) async fn update_contact_row(
-    conn: &mut SqliteConnection,
-    c: &Contact,
-) -> Result<Result<(), sqlx::Error>, StoreError> {
-    let meta = meta_json(c)?;
-    Ok(sqlx::query(
-        "UPDATE contacts SET phone = ?, canonical_phone = ?, first_name = ?, last_name = ?, \
-         email = ?, external_url = ?, meta = ?, source = ?, created_on = ?, \
-         last_updated_on = ? WHERE id = ?",
-    )
-    .bind(&c.phone)
-    .bind(&c.canonical_phone)
-    .bind(&c.first_name)
-    .bind(&c.last_name)
-    .bind(&c.email)
-    .bind(&c.external_url)
-    .bind(meta)
-    .bind(&c.source)
-    .bind(micros(c.created_on))
-    .bind(micros(c.last_updated_on))
-    .bind(c.id.hyphenated().to_string())
-    .execute(&mut *conn)
-    .await
-    .map(|_| ()))
-}
-
-/// Replaces the contact's tag and assignee links with its current lists,
-/// recording their order.
-pub(super) async fn write_links(
-    conn: &mut SqliteConnection,
-    c: &Contact,
-    tags: bool,
-    assignees: bool,
-) -> Result<(), StoreError> {
-    let id = c.id.hyphenated().to_string();
-    if tags {
-        sqlx::query("DELETE FROM contact_tags WHERE contact_id = ?")
-            .bind(&id)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_sqlx_error)?;
-        for (position, tag) in c.tags.iter().enumerate() {
-            sqlx::query("INSERT INTO contact_tags (contact_id, tag_id, position) VALUES (?, ?, ?)")
-                .bind(&id)
-                .bind(tag.id)
-                .bind(position as i64)
-                .execute(&mut *conn)
-                .await
-                .map_err(map_sqlx_error)?;
-        }
-    }
-    if assignees {
-        sqlx::query("DELETE FROM contact_assignees WHERE contact_id = ?")
-            .bind(&id)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_sqlx_error)?;
-        for (position, user) in c.default_assignees.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO contact_assignees (contact_id, user_id, position) VALUES (?, ?, ?)",
-            )
-            .bind(&id)
-            .bind(user.id)
-            .bind(position as i64)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_sqlx_error)?;
-        }
-    }
-    Ok(())
+        .map_err(map_sqlx_error)?;
+    rows.iter().map(user_from_row).collect()
 }
 
 /// Stores a new API key for `user_id` and returns the key.
