@@ -1,5 +1,6 @@
 //! Development tasks for the Hilos workspace, behind `cargo xtask`.
 
+pub mod bench;
 pub mod client_gen;
 pub mod codegen;
 pub mod files;
