@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod process;
+pub mod raw_http;
 pub mod relay;
 
 use backend::{Backend, TestDb};

@@ -65,6 +65,20 @@ impl ServerProcess {
         }
     }
 
+    /// Sends SIGKILL and waits until the process is gone, asserting that
+    /// the signal (not an earlier exit of its own) is what ended it.
+    pub fn kill(mut self) {
+        use std::os::unix::process::ExitStatusExt as _;
+
+        self.child.kill().expect("SIGKILL");
+        let status = self.child.wait().expect("wait");
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "the server was running until SIGKILL: {status}"
+        );
+    }
+
     /// Sends SIGTERM.
     pub fn signal_term(&self) {
         let status = Command::new("kill")
