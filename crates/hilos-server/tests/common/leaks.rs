@@ -49,9 +49,7 @@ const FRAGMENTS: &[&str] = &[
 /// The leak patterns found in one piece of text.
 pub fn leaks_in_text(text: &str) -> Vec<&'static str> {
     let lower = text.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric() && c != '_')
-        .collect();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).collect();
     let mut found: Vec<&'static str> = SQL_WORDS
         .iter()
         .filter(|word| words.contains(word))
