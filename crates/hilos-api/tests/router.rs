@@ -1,188 +1,15 @@
 //! The generated router against a test double of the trait: everything the
 //! router does before the trait is called.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use axum::response::Response;
-use hilos_api::{
-    router, ContactApi, ContactDetailReadPublic, ContactTagRequest, CreateOrUpdateContactResponse,
-    DeleteContactResponse, ErrorDetail, GetContactResponse, ListContactsQuery,
-    ListContactsResponse, PaginatedContactListReadPublicList, PartiallyUpdateContactResponse,
-    Patch, PatchedContactEditPublic, ServiceError,
-};
+use common::{call, json_post, last_seen, multipart, post, Double, BOUNDARY, KEY, LIMIT};
+use hilos_api::{ContactTagRequest, Patch};
 use serde_json::{json, Value};
-use tower::ServiceExt;
-
-const KEY: &str = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
-const LIMIT: usize = 4096;
-
-/// Records every body that reaches it and answers with a fixed contact.
-#[derive(Default)]
-struct Double {
-    seen: Mutex<Vec<PatchedContactEditPublic>>,
-    queries: Mutex<Vec<ListContactsQuery>>,
-    ids: Mutex<Vec<uuid::Uuid>>,
-}
-
-fn not_found() -> ErrorDetail {
-    ErrorDetail {
-        detail: "Not found.".into(),
-    }
-}
-
-impl ContactApi for Double {
-    type Principal = &'static str;
-
-    async fn authenticate(&self, key: &str) -> Result<Option<Self::Principal>, ServiceError> {
-        Ok((key == KEY).then_some("caller"))
-    }
-
-    fn max_body_bytes(&self) -> usize {
-        LIMIT
-    }
-
-    async fn create_or_update_contact(
-        &self,
-        principal: Self::Principal,
-        body: PatchedContactEditPublic,
-    ) -> CreateOrUpdateContactResponse {
-        assert_eq!(principal, "caller");
-        let phone = body.phone.clone().unwrap_or_default();
-        self.seen.lock().expect("not poisoned").push(body);
-        CreateOrUpdateContactResponse::Created(contact(phone))
-    }
-
-    async fn list_contacts(
-        &self,
-        _principal: Self::Principal,
-        query: ListContactsQuery,
-    ) -> ListContactsResponse {
-        self.queries.lock().expect("not poisoned").push(query);
-        ListContactsResponse::Ok(PaginatedContactListReadPublicList {
-            count: 0,
-            next: None,
-            previous: None,
-            results: vec![],
-        })
-    }
-
-    async fn get_contact(&self, _principal: Self::Principal, id: uuid::Uuid) -> GetContactResponse {
-        self.ids.lock().expect("not poisoned").push(id);
-        GetContactResponse::NotFound(not_found())
-    }
-
-    async fn delete_contact(
-        &self,
-        _principal: Self::Principal,
-        id: uuid::Uuid,
-    ) -> DeleteContactResponse {
-        self.ids.lock().expect("not poisoned").push(id);
-        DeleteContactResponse::NoContent
-    }
-
-    async fn partially_update_contact(
-        &self,
-        _principal: Self::Principal,
-        id: uuid::Uuid,
-        body: PatchedContactEditPublic,
-    ) -> PartiallyUpdateContactResponse {
-        self.ids.lock().expect("not poisoned").push(id);
-        let phone = body.phone.clone().unwrap_or_default();
-        self.seen.lock().expect("not poisoned").push(body);
-        PartiallyUpdateContactResponse::Ok(contact(phone))
-    }
-}
-
-fn contact(phone: String) -> ContactDetailReadPublic {
-    {
-        ContactDetailReadPublic {
-            first_name: None,
-            last_name: None,
-            email: None,
-            meta: Some(Default::default()),
-            external_url: None,
-            canonical_phone: phone.clone(),
-            created_by: 1,
-            phone,
-            id: "0190b8a0-0000-7000-8000-000000000000".into(),
-            created_on: None,
-            last_updated_on: chrono::Utc::now(),
-            source: "website".into(),
-            tags: vec![],
-            default_assignees: vec![],
-            inbox_contacts: vec![],
-            default_conversation_url: "http://localhost/c".into(),
-        }
-    }
-}
-
-struct Call {
-    status: StatusCode,
-    www_authenticate: Option<String>,
-    body: Value,
-}
-
-async fn call(api: &Arc<Double>, request: Request<Body>) -> Call {
-    let response: Response = router(api.clone())
-        .oneshot(request)
-        .await
-        .expect("the router is infallible");
-    let status = response.status();
-    let www_authenticate = response
-        .headers()
-        .get(header::WWW_AUTHENTICATE)
-        .map(|v| v.to_str().expect("ascii").to_owned());
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).expect("every response body is JSON")
-    };
-    Call {
-        status,
-        www_authenticate,
-        body,
-    }
-}
-
-fn post(content_type: Option<&str>, body: impl Into<Body>) -> Request<Body> {
-    let mut builder =
-        Request::post("/api/contact").header(header::AUTHORIZATION, format!("Token {KEY}"));
-    if let Some(content_type) = content_type {
-        builder = builder.header(header::CONTENT_TYPE, content_type);
-    }
-    builder.body(body.into()).expect("valid request")
-}
-
-fn json_post(body: Value) -> Request<Body> {
-    post(Some("application/json"), body.to_string())
-}
-
-fn last_seen(api: &Double) -> PatchedContactEditPublic {
-    api.seen
-        .lock()
-        .expect("not poisoned")
-        .last()
-        .cloned()
-        .expect("the trait was called")
-}
-
-const BOUNDARY: &str = "XyZBoundary";
-
-fn multipart(fields: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (name, value) in fields {
-        out.push_str(&format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-        ));
-    }
-    out.push_str(&format!("--{BOUNDARY}--\r\n"));
-    out
-}
 
 #[tokio::test]
 async fn json_form_and_multipart_decode_to_the_same_request() {
@@ -515,4 +342,21 @@ async fn path_and_query_parameters_are_parsed_before_the_trait() {
     let deleted = call(&api, delete).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert_eq!(deleted.body, Value::Null);
+}
+
+#[tokio::test]
+async fn path_escapes_that_are_not_utf8_get_the_drf_404() {
+    let api = Arc::new(Double::default());
+    for method in ["GET", "PATCH", "DELETE"] {
+        let request = Request::builder()
+            .method(method)
+            .uri("/api/contact/%FF%FE")
+            .header(header::AUTHORIZATION, format!("Token {KEY}"))
+            .body(Body::empty())
+            .expect("request");
+        let call = call(&api, request).await;
+        assert_eq!(call.status, StatusCode::NOT_FOUND, "{method}");
+        assert_eq!(call.body, json!({"detail": "Not found."}), "{method}");
+    }
+    assert!(api.ids.lock().expect("not poisoned").is_empty());
 }

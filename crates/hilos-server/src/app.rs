@@ -60,6 +60,9 @@ pub fn build_with<S: ContactStore>(
         .with_state(service.clone());
     let tracked = service.metrics().clone();
     let app = hilos_api::router(service)
+        .layer(axum::middleware::from_fn(
+            hilos_api::runtime::paths::utf8_paths,
+        ))
         .route(SCHEMA_PATH, get(schema))
         .route(AVATAR_PATH, get(avatar))
         .merge(operator)

@@ -47,10 +47,9 @@ fn post(base: &str, key: &str, body: Value) -> (u16, Value) {
         .expect("curl");
     let text = String::from_utf8(output.stdout).expect("utf-8");
     let (body, status) = text.rsplit_once('\n').expect("status line");
-    (
-        status.parse().expect("status"),
-        serde_json::from_str(body).expect("JSON body"),
-    )
+    let status = status.parse().expect("status");
+    common::leaks::assert_no_leak(status, body.as_bytes());
+    (status, serde_json::from_str(body).expect("JSON body"))
 }
 
 #[test]

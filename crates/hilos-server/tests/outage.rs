@@ -21,7 +21,9 @@ async fn status_of(request: reqwest::RequestBuilder) -> (u16, Option<String>, St
         .headers()
         .get("retry-after")
         .map(|v| v.to_str().expect("ascii").to_owned());
-    (status, retry_after, response.text().await.expect("body"))
+    let body = response.text().await.expect("body");
+    common::leaks::assert_no_leak(status, body.as_bytes());
+    (status, retry_after, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

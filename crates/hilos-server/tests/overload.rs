@@ -72,6 +72,7 @@ fn read_answer(stream: &mut TcpStream) -> Answer {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
+    common::leaks::assert_no_leak(status, body.as_bytes());
     Answer {
         status,
         headers,

@@ -57,7 +57,10 @@ async fn two_processes_on_one_postgres_merge_every_write() {
                 .send()
                 .await
                 .expect("request");
-            (response.status().as_u16(), response.json::<Value>().await.expect("JSON"))
+            let status = response.status().as_u16();
+            let body = response.bytes().await.expect("body");
+            common::leaks::assert_no_leak(status, &body);
+            (status, serde_json::from_slice::<Value>(&body).expect("JSON"))
         }));
     }
     for task in tasks {

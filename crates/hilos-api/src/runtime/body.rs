@@ -228,6 +228,14 @@ async fn parse_multipart(
             continue;
         }
         let Some(name) = field.name().map(str::to_owned) else {
+            // multer reads a name that is not UTF-8 as no name; such a part
+            // is refused, as a form field with such a name is.
+            let disposition = field.headers().get(header::CONTENT_DISPOSITION);
+            if disposition.is_some_and(|value| std::str::from_utf8(value.as_bytes()).is_err()) {
+                return Err(BodyError::Malformed(
+                    "Multipart form parse error - a field name is not valid UTF-8.".to_owned(),
+                ));
+            }
             continue;
         };
         let value = field.bytes().await.map_err(malformed)?;

@@ -200,6 +200,8 @@ pub mod messages {
     pub const UUID: &str = "Must be a valid UUID.";
     /// Not an ISO-8601 date-time.
     pub const DATETIME: &str = "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
+    /// Text holding a NUL character.
+    pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
     /// A form field given more than once where one value is expected.
     pub const SINGLE_VALUE: &str = "Expected a single value, but got several.";
     /// A `meta` form field that is not a JSON object.

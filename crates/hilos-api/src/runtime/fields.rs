@@ -141,6 +141,11 @@ pub fn text(value: &Value, rules: TextRules) -> Checked<String> {
             problems.push(messages::max_length(max));
         }
     }
+    // PostgreSQL cannot store NUL in text; Django refuses it in every
+    // CharField for that reason, after the length check.
+    if trimmed.contains('\0') {
+        problems.push(messages::NULL_CHARACTERS.to_owned());
+    }
     let format_ok = match rules.format {
         TextFormat::Plain => true,
         TextFormat::Email => email_address::EmailAddress::is_valid(trimmed),
@@ -348,6 +353,13 @@ mod tests {
         assert_eq!(
             text(&json!(true), PLAIN),
             Err(FieldError::Messages(vec![messages::NOT_A_STRING.into()]))
+        );
+        assert_eq!(
+            text(&json!("a\u{0}bcdef"), PLAIN),
+            Err(FieldError::Messages(vec![
+                messages::max_length(5),
+                messages::NULL_CHARACTERS.into()
+            ]))
         );
     }
 

@@ -10,3 +10,4 @@ pub mod body;
 pub mod errors;
 pub mod fields;
 pub mod patch;
+pub mod paths;

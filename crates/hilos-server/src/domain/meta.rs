@@ -48,11 +48,14 @@ pub fn meta_patch_from_json(
     let mut patch = MetaPatch::new();
     let mut long_key = false;
     let mut long_value = false;
+    let mut nul = false;
     for (key, value) in obj {
         long_key |= key.chars().count() > limits.max_key_len;
+        nul |= key.contains('\0');
         let text = value_text(value);
         if let Some(text) = &text {
             long_value |= text.chars().count() > limits.max_value_len;
+            nul |= text.contains('\0');
         }
         patch.insert(key.clone(), text);
     }
@@ -67,6 +70,11 @@ pub fn meta_patch_from_json(
             "Ensure every value has no more than {} characters.",
             limits.max_value_len
         ));
+    }
+    // PostgreSQL cannot store NUL in text; a NUL inside a nested value is
+    // escaped in its JSON text and is fine.
+    if nul {
+        errors.push("Null characters are not allowed.".to_owned());
     }
     if errors.is_empty() {
         Ok(patch)
@@ -214,6 +222,25 @@ mod tests {
         // [1,2,3] is seven characters once serialised.
         assert!(meta_patch_from_json(&obj(json!({"k": [1, 2, 3]})), &limits).is_err());
         assert!(meta_patch_from_json(&obj(json!({"k": [1, 2]})), &limits).is_ok());
+    }
+
+    #[test]
+    fn nul_is_refused_in_keys_and_values_but_not_when_escaped() {
+        let limits = MetaLimits::default();
+        let nul = Err(vec!["Null characters are not allowed.".to_owned()]);
+        assert_eq!(
+            meta_patch_from_json(&obj(json!({"k": "a\u{0}"})), &limits),
+            nul
+        );
+        assert_eq!(
+            meta_patch_from_json(&obj(json!({"\u{0}": "v"})), &limits),
+            nul
+        );
+        let nested = meta_patch_from_json(&obj(json!({"k": ["a\u{0}"]})), &limits);
+        assert_eq!(
+            nested.expect("escaped")["k"].as_deref(),
+            Some(r#"["a\u0000"]"#)
+        );
     }
 
     #[test]

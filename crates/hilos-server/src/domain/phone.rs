@@ -308,3 +308,7 @@ mod tests {
         assert_eq!(fold_variants("14155552671"), "14155552671");
     }
 }
+
+#[cfg(test)]
+#[path = "phone_props.rs"]
+mod props;

@@ -147,6 +147,27 @@ impl TestDb {
         }
     }
 
+    /// Runs one statement with a raw connection, for breaking the database
+    /// under a running server.
+    pub async fn execute(&self, sql: &'static str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("raw connection");
+                sqlx::query(sql).execute(&mut conn).await.expect("execute");
+                let _ = conn.close().await;
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::connect(&self.url)
+                    .await
+                    .expect("raw connection");
+                sqlx::query(sql).execute(&mut conn).await.expect("execute");
+                let _ = conn.close().await;
+            }
+        }
+    }
+
     /// Runs a query for one text column with a raw connection.
     pub async fn texts(&self, sql: &'static str) -> Vec<String> {
         match self.backend {

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod backend;
+pub mod leaks;
 pub mod process;
 pub mod raw_http;
 pub mod relay;

@@ -22,15 +22,13 @@ fn referenced(html: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_docs_page_loads_only_assets_of_this_server() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let page = reqwest::get(format!("{}/api/docs", server.base))
-        .await
-        .expect("GET");
-    assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"]
+    let page = server.fetch("/api/docs").await;
+    assert_eq!(page.status, 200);
+    assert!(page.headers["content-type"]
         .to_str()
         .expect("ascii")
         .starts_with("text/html"));
-    let html = page.text().await.expect("HTML");
+    let html = page.text();
 
     let assets = referenced(&html);
     assert_eq!(assets.len(), 2, "the script and the spec: {assets:?}");
@@ -39,15 +37,13 @@ async fn the_docs_page_loads_only_assets_of_this_server() {
             asset.starts_with('/') && !asset.starts_with("//"),
             "{asset} is not on this origin"
         );
-        let response = reqwest::get(format!("{}{asset}", server.base))
-            .await
-            .expect("GET asset");
-        assert_eq!(response.status(), 200, "{asset}");
-        let content_type = response.headers()["content-type"]
+        let response = server.fetch(asset).await;
+        assert_eq!(response.status, 200, "{asset}");
+        let content_type = response.headers["content-type"]
             .to_str()
             .expect("ascii")
             .to_owned();
-        let body = response.text().await.expect("body");
+        let body = response.text();
         if asset.ends_with(".js") {
             assert!(
                 content_type.starts_with("text/javascript"),

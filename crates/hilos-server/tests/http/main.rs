@@ -9,6 +9,8 @@ mod auth;
 mod concurrency;
 mod contacts;
 mod docs;
+mod error_bodies;
+mod hostile;
 mod media;
 mod operator;
 mod tenancy;

@@ -9,12 +9,10 @@ crate::backend_tests!(health_needs_no_token, metrics_count_requests_and_upserts)
 
 async fn health_needs_no_token(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let reply = reqwest::get(format!("{}/healthz", server.base))
-        .await
-        .expect("GET");
-    assert_eq!(reply.status(), 200);
+    let reply = server.fetch("/healthz").await;
+    assert_eq!(reply.status, 200);
     assert_eq!(
-        reply.json::<serde_json::Value>().await.expect("JSON"),
+        serde_json::from_slice::<serde_json::Value>(&reply.bytes).expect("JSON"),
         json!({"status": "ok"})
     );
 }
@@ -32,11 +30,9 @@ async fn metrics_count_requests_and_upserts(backend: Backend) {
     let server = TestServer::start(backend).await;
     let caller = server.caller().await;
     let scrape = || async {
-        let reply = reqwest::get(format!("{}/metrics", server.base))
-            .await
-            .expect("GET");
-        assert_eq!(reply.status(), 200);
-        reply.text().await.expect("text")
+        let reply = server.fetch("/metrics").await;
+        assert_eq!(reply.status, 200);
+        reply.text()
     };
     let created = r#"hilos_contacts_upserted_total{outcome="created"}"#;
     let updated = r#"hilos_contacts_upserted_total{outcome="updated"}"#;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::common::backend::{Backend, TestDb};
+use crate::common::leaks;
 
 /// The application serving on a loopback port, on its own database.
 pub struct TestServer {
@@ -38,6 +39,60 @@ pub struct Reply {
     pub body: Value,
 }
 
+/// A response whose body is kept as bytes.
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl RawReply {
+    /// Sends `request` and reads the whole response. Every response of the
+    /// suite comes through here, and an error response that leaks
+    /// internals (see [`leaks`]) fails the test.
+    pub async fn read(request: reqwest::RequestBuilder) -> Self {
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body read").to_vec();
+        leaks::assert_no_leak(status, &bytes);
+        Self {
+            status,
+            headers,
+            bytes,
+        }
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.bytes.clone()).expect("a UTF-8 body")
+    }
+}
+
+impl Reply {
+    /// Sends `request`; the body must be empty or JSON.
+    pub async fn read(request: reqwest::RequestBuilder) -> Self {
+        let raw = RawReply::read(request).await;
+        let body = if raw.bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw.bytes).unwrap_or_else(|_| {
+                panic!(
+                    "non-JSON {} body: {}",
+                    raw.status,
+                    String::from_utf8_lossy(&raw.bytes)
+                )
+            })
+        };
+        Self {
+            status: raw.status,
+            headers: raw.headers,
+            body,
+        }
+    }
+}
+
 impl TestServer {
     /// Starts the application on `backend` with the default configuration.
     pub async fn start(backend: Backend) -> Self {
@@ -56,13 +111,19 @@ impl TestServer {
         let service = ContactService::new(db.store().await, config);
         let app = hilos_server::app::build(Arc::new(service));
         let (shutdown, stop) = oneshot::channel::<()>();
+        // The binary's own connection handling, so limits of the HTTP layer
+        // (head size, head timeout) are the ones under test.
         tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
+            hilos_server::serve::serve_until(
+                listener,
+                app,
+                async move {
                     let _ = stop.await;
-                })
-                .await
-                .expect("server runs");
+                },
+                std::time::Duration::from_secs(5),
+            )
+            .await
+            .expect("server runs");
         });
         let store = db.store().await;
         Self {
@@ -126,21 +187,7 @@ impl TestServer {
         if let Some(value) = content_type {
             request = request.header("content-type", value);
         }
-        let response = request.body(body).send().await.expect("request sent");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("body read");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::read(request.body(body)).await
     }
 
     /// `POST /api/contact` with a JSON body, as `caller`.
@@ -170,20 +217,12 @@ impl TestServer {
                 .header("content-type", "application/json")
                 .body(body.to_string());
         }
-        let response = request.send().await.expect("request sent");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("body read");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("JSON body")
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::read(request).await
+    }
+
+    /// `GET path` with no token, for bodies that need not be JSON.
+    pub async fn fetch(&self, path: &str) -> RawReply {
+        RawReply::read(self.http.get(format!("{}{path}", self.base))).await
     }
 
     /// `GET path` as `caller`.
