@@ -144,6 +144,7 @@ impl Load {
                             break;
                         };
                         if status != 201 {
+                            common::leaks::assert_no_leak(status, body.as_bytes());
                             outcome.unexpected.push((status, body));
                             continue;
                         }

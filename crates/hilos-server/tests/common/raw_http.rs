@@ -68,6 +68,7 @@ pub fn read_response(reader: &mut impl BufRead) -> Result<Answer, String> {
     reader
         .read_exact(&mut body)
         .map_err(|e| format!("reading the body: {e}"))?;
+    super::leaks::assert_no_leak(status, &body);
     Ok(Answer {
         status,
         body: String::from_utf8(body).map_err(|e| e.to_string())?,
