@@ -276,6 +276,12 @@ async fn run(backend: Backend) {
         Backend::Sqlite => preload_sqlite(&db, who, &rows).await,
         Backend::Postgres => preload_postgres(&db, who, &rows).await,
     }
+    // SQLite indexes rows written behind the store's back when the store
+    // starts (or at its next write): reopen it, as a server restart would.
+    let store = match backend {
+        Backend::Sqlite => db.store().await,
+        Backend::Postgres => store,
+    };
     println!("preloaded in {:.1} s", started.elapsed().as_secs_f64());
 
     // The bulk rows read back through the store like any other.

@@ -122,6 +122,22 @@ pub(super) mod sql {
         "INSERT INTO contact_assignees (contact_id, user_id, position) VALUES (?, ?, ?)";
     /// A contact row.
     pub const DELETE_CONTACT: &str = "DELETE FROM contacts WHERE id = ?";
+    /// Whether contacts wait to be (re)indexed.
+    pub const SEARCH_PENDING: &str = "SELECT EXISTS (SELECT 1 FROM contact_search_pending)";
+    /// The queued contacts that have an index entry to replace.
+    pub const SEARCH_STALE_KEYS: &str = "SELECT key FROM contact_search_pending WHERE fresh = 0";
+    /// Drops one index entry. (By `rowid = ?` only: FTS5 answers
+    /// `rowid IN (…)` by scanning the whole index.)
+    pub const SEARCH_DELETE_ENTRY: &str = "DELETE FROM contacts_search WHERE rowid = ?";
+    /// Indexes the queued contacts as they are now. `CROSS JOIN` fixes the
+    /// join order: the queue is small, the other tables are not.
+    pub const SEARCH_INDEX_PENDING: &str = "INSERT INTO contacts_search \
+        (rowid, canonical_phone, first_name, last_name, email, external_url) \
+        SELECT k.key, c.canonical_phone, c.first_name, c.last_name, c.email, c.external_url \
+        FROM contact_search_pending p CROSS JOIN contact_search_keys k ON k.key = p.key \
+        CROSS JOIN contacts c ON c.id = k.contact_id";
+    /// Empties the queue.
+    pub const SEARCH_CLEAR_PENDING: &str = "DELETE FROM contact_search_pending";
 }
 
 /// Loads one contact of `account_id` with its tags and assignees.

@@ -355,3 +355,19 @@ pub(super) fn delete_contact(conn: &Connection, id: Uuid) -> Result<(), StoreErr
     execute(conn, sql::DELETE_CONTACT_ASSIGNEES, params![id])?;
     execute(conn, sql::DELETE_CONTACT, params![id])
 }
+
+/// Brings the search index up to date with the contacts queued by the
+/// triggers (migration 0003): the stale entries go one by one, then one
+/// statement indexes every queued contact, so the index gains one segment
+/// per transaction.
+pub(super) fn index_pending_searches(conn: &Connection) -> Result<(), StoreError> {
+    if !exists(conn, sql::SEARCH_PENDING, [])? {
+        return Ok(());
+    }
+    let stale = collect(conn, sql::SEARCH_STALE_KEYS, [], |r| get::<i64>(r, "key"))?;
+    for key in stale {
+        execute(conn, sql::SEARCH_DELETE_ENTRY, params![key])?;
+    }
+    execute(conn, sql::SEARCH_INDEX_PENDING, [])?;
+    execute(conn, sql::SEARCH_CLEAR_PENDING, [])
+}

@@ -17,6 +17,10 @@
 //! durable (in the configured sense). If the commit itself fails, nobody in
 //! the batch is told they succeeded: they get [`StoreError::Unavailable`].
 //!
+//! The search index is updated once per batch, just before the commit:
+//! the triggers only queue the contacts written (migration 0003), and
+//! [`q::index_pending_searches`] indexes them all in two statements.
+//!
 //! Statements run synchronously on the thread with rusqlite's prepared
 //! statement cache, so a batch costs no thread hand-offs between its
 //! statements.
@@ -58,6 +62,12 @@ impl Default for GroupCommit {
         }
     }
 }
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// WAL pages after which the writer checkpoints by itself, as a backstop
+/// should the checkpointer fall behind (SQLite's default is 1000).
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 20_000;
 
 /// Jobs that may wait for the writer; beyond this, senders wait for room.
 const QUEUE: usize = 4096;
@@ -159,6 +169,8 @@ pub(super) struct WriterTarget {
 pub(super) struct Writer {
     jobs: flume::Sender<Job>,
     stats: Arc<BatchStats>,
+    /// Dropped with the last handle, which stops the checkpointer.
+    _checkpointer: flume::Sender<()>,
 }
 
 fn closed() -> StoreError {
@@ -169,6 +181,8 @@ impl Writer {
     /// Opens the write connection and starts the thread.
     pub fn start(target: &WriterTarget, config: GroupCommit) -> Result<Self, StoreError> {
         let conn = open(target)?;
+        // Contacts another tool wrote while the server was down.
+        index_pending(&conn)?;
         let (jobs, queue) = flume::bounded(QUEUE);
         let stats = Arc::new(BatchStats::default());
         let thread_stats = stats.clone();
@@ -180,7 +194,19 @@ impl Writer {
             .name("hilos-writer".into())
             .spawn(move || run(conn, &queue, config, &thread_stats))
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
-        Ok(Self { jobs, stats })
+        let (checkpointer, stop) = flume::bounded(0);
+        if !target.uri {
+            let conn = open(target)?;
+            std::thread::Builder::new()
+                .name("hilos-checkpoint".into())
+                .spawn(move || checkpoint(&conn, &stop))
+                .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        }
+        Ok(Self {
+            jobs,
+            stats,
+            _checkpointer: checkpointer,
+        })
     }
 
     /// Batch sizes so far.
@@ -255,7 +281,44 @@ fn open(target: &WriterTarget) -> Result<Connection, StoreError> {
     )
     .map_err(q::map_error)?;
     conn.set_prepared_statement_cache_capacity(64);
+    // Checkpoints are the checkpointer's job (see [`checkpoint`]), so a
+    // commit does not also copy the WAL into the database file.
+    conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+        .map_err(q::map_error)?;
     Ok(conn)
+}
+
+/// The checkpointer thread: a passive checkpoint every
+/// [`CHECKPOINT_EVERY`], beside the writer rather than inside its commits.
+/// A passive checkpoint never waits for the writer or readers; what it
+/// cannot copy now it copies next time. Ends when the store is dropped.
+fn checkpoint(conn: &Connection, stop: &flume::Receiver<()>) {
+    while let Err(flume::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            row.get::<_, i64>(0)
+        });
+        if let Err(error) = done {
+            tracing::debug!(%error, "passive WAL checkpoint did not run");
+        }
+    }
+}
+
+/// Indexes queued contacts in a transaction of their own.
+fn index_pending(conn: &Connection) -> Result<(), StoreError> {
+    run_cached(conn, "BEGIN IMMEDIATE")?;
+    match q::index_pending_searches(conn) {
+        Ok(()) => run_cached(conn, "COMMIT"),
+        Err(error) => {
+            let _ = run_cached(conn, "ROLLBACK");
+            Err(error)
+        }
+    }
+}
+
+/// Runs a statement without parameters through the statement cache.
+fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(q::map_error)?;
+    stmt.execute([]).map(drop).map_err(q::map_error)
 }
 
 /// The thread: batch, run, commit, answer, until every handle is gone.
@@ -354,7 +417,10 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
             drop(tx);
             continue;
         }
-        let committed = tx.commit().map_err(q::map_error);
+        // The search index follows the batch's contacts in the same
+        // transaction; if that fails, nothing of the batch is kept.
+        let committed =
+            q::index_pending_searches(&tx).and_then(|()| tx.commit().map_err(q::map_error));
         if let Err(error) = &committed {
             tracing::warn!(%error, jobs = batch.len(), "a write batch failed to commit");
         }
