@@ -63,12 +63,6 @@ impl Default for GroupCommit {
     }
 }
 
-/// How often the checkpointer copies the WAL into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-/// WAL pages after which the writer checkpoints by itself, as a backstop
-/// should the checkpointer fall behind (SQLite's default is 1000).
-const WRITER_AUTOCHECKPOINT_PAGES: u32 = 20_000;
-
 /// Jobs that may wait for the writer; beyond this, senders wait for room.
 const QUEUE: usize = 4096;
 /// Upsert attempts when an insert still meets a unique violation (only
@@ -169,8 +163,6 @@ pub(super) struct WriterTarget {
 pub(super) struct Writer {
     jobs: flume::Sender<Job>,
     stats: Arc<BatchStats>,
-    /// Dropped with the last handle, which stops the checkpointer.
-    _checkpointer: flume::Sender<()>,
 }
 
 fn closed() -> StoreError {
@@ -194,19 +186,7 @@ impl Writer {
             .name("hilos-writer".into())
             .spawn(move || run(conn, &queue, config, &thread_stats))
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
-        let (checkpointer, stop) = flume::bounded(0);
-        if !target.uri {
-            let conn = open(target)?;
-            std::thread::Builder::new()
-                .name("hilos-checkpoint".into())
-                .spawn(move || checkpoint(&conn, &stop))
-                .map_err(|e| StoreError::Internal(Box::new(e)))?;
-        }
-        Ok(Self {
-            jobs,
-            stats,
-            _checkpointer: checkpointer,
-        })
+        Ok(Self { jobs, stats })
     }
 
     /// Batch sizes so far.
@@ -281,26 +261,7 @@ fn open(target: &WriterTarget) -> Result<Connection, StoreError> {
     )
     .map_err(q::map_error)?;
     conn.set_prepared_statement_cache_capacity(64);
-    // Checkpoints are the checkpointer's job (see [`checkpoint`]), so a
-    // commit does not also copy the WAL into the database file.
-    conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
-        .map_err(q::map_error)?;
     Ok(conn)
-}
-
-/// The checkpointer thread: a passive checkpoint every
-/// [`CHECKPOINT_EVERY`], beside the writer rather than inside its commits.
-/// A passive checkpoint never waits for the writer or readers; what it
-/// cannot copy now it copies next time. Ends when the store is dropped.
-fn checkpoint(conn: &Connection, stop: &flume::Receiver<()>) {
-    while let Err(flume::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            row.get::<_, i64>(0)
-        });
-        if let Err(error) = done {
-            tracing::debug!(%error, "passive WAL checkpoint did not run");
-        }
-    }
 }
 
 /// Indexes queued contacts in a transaction of their own.
