@@ -127,11 +127,18 @@ pub fn path_param(params: &axum::extract::RawPathParams, name: &str) -> Option<S
 }
 
 /// Decodes a query string, which is written like a form body.
+///
+/// NUL characters are removed from the values, as Django REST Framework's
+/// `SearchFilter` removes them from the search term, so `?search=a%00b`
+/// searches for `ab` rather than being refused.
 pub fn query_object(
     raw: Option<&str>,
     form: &[FormField],
 ) -> Result<Map<String, Value>, BodyError> {
-    let pairs = parse_urlencoded(raw.unwrap_or_default().as_bytes())?;
+    let pairs = parse_urlencoded(raw.unwrap_or_default().as_bytes())?
+        .into_iter()
+        .map(|(name, value)| (name, value.replace('\0', "")))
+        .collect();
     form_to_object(pairs, form).map_err(BodyError::Fields)
 }
 
