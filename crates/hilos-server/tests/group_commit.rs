@@ -249,3 +249,35 @@ async fn a_write_that_fails_after_writing_is_rolled_back_alone() {
         assert_eq!(stored.tags.len(), 1);
     }
 }
+
+#[tokio::test]
+async fn contacts_written_behind_the_store_are_indexed_when_it_starts() {
+    let db = gathering_store().await;
+    let who = principal(&*db.store, "owner@example.com").await;
+    db.store
+        .upsert_contact(&who, change(&phone(1), &phone(1)))
+        .await
+        .expect("upsert");
+    // Another tool renames the contact: the trigger only queues it.
+    let mut raw = sqlx::SqliteConnection::connect(&db.url)
+        .await
+        .expect("raw connection");
+    sqlx::query("UPDATE contacts SET first_name = 'Zebulon' WHERE canonical_phone = ?")
+        .bind(phone(1))
+        .execute(&mut raw)
+        .await
+        .expect("rename");
+    raw.close().await.expect("close");
+    let found = |store: Arc<SqliteStore>| async move {
+        store
+            .list_contacts(who.account_id, Some("zebulon"), 0, 20)
+            .await
+            .expect("list")
+            .count
+    };
+    assert_eq!(found(db.store.clone()).await, 0, "not indexed yet");
+
+    // A store opening the file indexes what was queued.
+    let reopened = SqliteStore::connect(&db.url).await.expect("reopen");
+    assert_eq!(found(Arc::new(reopened)).await, 1);
+}

@@ -172,9 +172,9 @@ fn closed() -> StoreError {
 impl Writer {
     /// Opens the write connection and starts the thread.
     pub fn start(target: &WriterTarget, config: GroupCommit) -> Result<Self, StoreError> {
-        let conn = open(target)?;
+        let mut conn = open(target)?;
         // Contacts another tool wrote while the server was down.
-        index_pending(&conn)?;
+        index_pending(&mut conn)?;
         let (jobs, queue) = flume::bounded(QUEUE);
         let stats = Arc::new(BatchStats::default());
         let thread_stats = stats.clone();
@@ -264,22 +264,14 @@ fn open(target: &WriterTarget) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Indexes queued contacts in a transaction of their own.
-fn index_pending(conn: &Connection) -> Result<(), StoreError> {
-    run_cached(conn, "BEGIN IMMEDIATE")?;
-    match q::index_pending_searches(conn) {
-        Ok(()) => run_cached(conn, "COMMIT"),
-        Err(error) => {
-            let _ = run_cached(conn, "ROLLBACK");
-            Err(error)
-        }
-    }
-}
-
-/// Runs a statement without parameters through the statement cache.
-fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(q::map_error)?;
-    stmt.execute([]).map(drop).map_err(q::map_error)
+/// Indexes queued contacts in a transaction of their own; dropping the
+/// transaction on an error rolls it back.
+fn index_pending(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(q::map_error)?;
+    q::index_pending_searches(&tx)?;
+    tx.commit().map_err(q::map_error)
 }
 
 /// The thread: batch, run, commit, answer, until every handle is gone.
