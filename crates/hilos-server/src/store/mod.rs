@@ -187,9 +187,11 @@ pub struct BatchSizes {
 /// Whether a write is on disk before it is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Durability {
-    /// Every acknowledged write is on disk: SQLite syncs the WAL on each
-    /// commit (`synchronous=FULL`), PostgreSQL waits for its WAL flush
-    /// (`synchronous_commit` as the server sets it, `on` by default).
+    /// Every acknowledged write is on disk: SQLite syncs the WAL after each
+    /// commit and before answering (on a thread of its own, so the next
+    /// batch runs meanwhile; `synchronous=FULL` where there is no WAL
+    /// file), PostgreSQL waits for its WAL flush (`synchronous_commit` as
+    /// the server sets it, `on` by default).
     #[default]
     Durable,
     /// Commits return before the disk has them: SQLite

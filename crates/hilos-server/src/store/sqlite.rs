@@ -31,6 +31,7 @@ mod inline;
 mod list;
 mod queries;
 mod sync_queries;
+mod wal_sync;
 mod writer;
 
 use inline::InlineReaders;

@@ -24,6 +24,10 @@
 //! Statements run synchronously on the thread with rusqlite's prepared
 //! statement cache, so a batch costs no thread hand-offs between its
 //! statements.
+//!
+//! Durable answers on a file database: the writer commits without syncing
+//! and [`WalSync`] syncs the WAL on its own thread before it answers, so
+//! the next batch runs while the disk works (see [`super::wal_sync`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +40,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::sync_queries::{self as q, ContactKey};
+use super::wal_sync::{self, Answer as _, Replies, WalFile, WalSync};
 use crate::domain::{
     apply_change, apply_update, check_update_id, new_contact, resolve_users, Contact,
     ContactChange, ContactUpdate, Principal, Resolved, StoreError, UpdateError, UpsertError,
@@ -122,7 +127,7 @@ enum Answer {
     Delete(Result<bool, StoreError>),
 }
 
-impl Answer {
+impl wal_sync::Answer for Answer {
     fn is_ok(&self) -> bool {
         match self {
             Answer::Upsert(r) => r.is_ok(),
@@ -131,14 +136,19 @@ impl Answer {
         }
     }
 
+    fn failed(&self, error: StoreError) -> Answer {
+        match self {
+            Answer::Upsert(_) => Answer::Upsert(Err(error.into())),
+            Answer::Update(_) => Answer::Update(Err(error.into())),
+            Answer::Delete(_) => Answer::Delete(Err(error)),
+        }
+    }
+}
+
+impl Answer {
     /// The answer for a job whose effects were lost with its batch.
     fn lost(&self, why: &str) -> Answer {
-        let error = || StoreError::Unavailable(why.to_owned().into());
-        match self {
-            Answer::Upsert(_) => Answer::Upsert(Err(error().into())),
-            Answer::Update(_) => Answer::Update(Err(error().into())),
-            Answer::Delete(_) => Answer::Delete(Err(error())),
-        }
+        wal_sync::Answer::failed(self, StoreError::Unavailable(why.to_owned().into()))
     }
 }
 
@@ -175,6 +185,7 @@ impl Writer {
         let mut conn = open(target)?;
         // Contacts another tool wrote while the server was down.
         index_pending(&mut conn)?;
+        let delivery = Delivery::for_connection(&conn, target)?;
         let (jobs, queue) = flume::bounded(QUEUE);
         let stats = Arc::new(BatchStats::default());
         let thread_stats = stats.clone();
@@ -184,7 +195,7 @@ impl Writer {
         };
         std::thread::Builder::new()
             .name("hilos-writer".into())
-            .spawn(move || run(conn, &queue, config, &thread_stats))
+            .spawn(move || run(conn, &queue, config, &thread_stats, &delivery))
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         Ok(Self { jobs, stats })
     }
@@ -264,6 +275,50 @@ fn open(target: &WriterTarget) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// How answers leave once their batch has committed.
+enum Delivery {
+    /// At once: the commit synced itself, or durability is relaxed.
+    Now,
+    /// After a sync of the WAL file on [`WalSync`]'s thread.
+    AfterSync(WalSync<Answer>),
+}
+
+impl Delivery {
+    /// For a connection [`open`]ed on `target`: a durable file database in
+    /// WAL mode commits with `synchronous=NORMAL` and syncs the WAL on the
+    /// side; anything else keeps the commit's own sync.
+    fn for_connection(conn: &Connection, target: &WriterTarget) -> Result<Self, StoreError> {
+        if target.durability != Durability::Durable || target.uri {
+            return Ok(Delivery::Now);
+        }
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(q::map_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Ok(Delivery::Now);
+        }
+        let mut wal = WalFile::of(&target.path);
+        let sync = WalSync::start(Box::new(move || wal.sync()))
+            .map_err(|e| StoreError::Internal(Box::new(e)))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(q::map_error)?;
+        Ok(Delivery::AfterSync(sync))
+    }
+
+    fn deliver(&self, replies: Replies<Answer>) {
+        match self {
+            Delivery::Now => {
+                for (reply, answer) in replies {
+                    // A requester that went away (a closed connection) just
+                    // misses it.
+                    let _ = reply.send(answer);
+                }
+            }
+            Delivery::AfterSync(sync) => sync.answer_after_sync(replies),
+        }
+    }
+}
+
 /// Indexes queued contacts in a transaction of their own; dropping the
 /// transaction on an error rolls it back.
 fn index_pending(conn: &mut Connection) -> Result<(), StoreError> {
@@ -280,6 +335,7 @@ fn run(
     queue: &flume::Receiver<Job>,
     config: GroupCommit,
     stats: &BatchStats,
+    delivery: &Delivery,
 ) {
     let mut batch = Vec::with_capacity(config.max_batch);
     while let Ok(first) = queue.recv() {
@@ -296,7 +352,7 @@ fn run(
             }
         }
         stats.record(batch.len());
-        run_batch(&mut conn, &mut batch);
+        delivery.deliver(run_batch(&mut conn, &mut batch));
     }
 }
 
@@ -314,14 +370,15 @@ enum Step {
     Retry,
 }
 
-/// Runs `batch` in one transaction and answers every job; empties `batch`.
+/// Runs `batch` in one transaction and returns every job's answer; empties
+/// `batch`.
 ///
 /// Jobs run without savepoints: a job checks everything that could refuse
 /// it before its first write, so in the common case a batch is one
 /// transaction, whatever its refusals. A failure after a job has written
 /// (a failed statement) rolls the whole transaction back, answers that job,
 /// and runs the rest again, so batch-mates never share its fate.
-fn run_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Replies<Answer> {
     let mut answers: Vec<Option<Answer>> = batch.iter().map(|_| None).collect();
     let mut retries = vec![0; batch.len()];
     loop {
@@ -386,16 +443,19 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
         }
         break;
     }
-    for (job, answer) in batch.drain(..).zip(answers) {
-        let answer = answer.unwrap_or_else(|| {
-            failed(
-                &job.op,
-                &StoreError::internal("a write was left unanswered"),
-            )
-        });
-        // A requester that went away (a closed connection) just misses it.
-        let _ = job.reply.send(answer);
-    }
+    batch
+        .drain(..)
+        .zip(answers)
+        .map(|(job, answer)| {
+            let answer = answer.unwrap_or_else(|| {
+                failed(
+                    &job.op,
+                    &StoreError::internal("a write was left unanswered"),
+                )
+            });
+            (job.reply, answer)
+        })
+        .collect()
 }
 
 /// The error answer of `op` for a store failure.
