@@ -105,21 +105,27 @@ pub(super) mod sql {
         "INSERT INTO contacts (id, account_id, phone, canonical_phone, first_name, last_name, \
         email, external_url, meta, source, created_by, created_on, last_updated_on) \
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    /// Every column of a contact row but its id, account and creator.
-    pub const UPDATE_CONTACT: &str =
-        "UPDATE contacts SET phone = ?, canonical_phone = ?, first_name = ?, last_name = ?, \
-        email = ?, external_url = ?, meta = ?, source = ?, created_on = ?, \
-        last_updated_on = ? WHERE id = ?";
     /// A contact's tag links.
     pub const DELETE_CONTACT_TAGS: &str = "DELETE FROM contact_tags WHERE contact_id = ?";
-    /// One tag link.
-    pub const INSERT_CONTACT_TAG: &str =
-        "INSERT INTO contact_tags (contact_id, tag_id, position) VALUES (?, ?, ?)";
+    /// One tag link at its position: written only if it is missing or
+    /// elsewhere, so an unchanged link leaves its pages alone.
+    pub const LINK_CONTACT_TAG: &str =
+        "INSERT INTO contact_tags (contact_id, tag_id, position) VALUES (?, ?, ?) \
+        ON CONFLICT (contact_id, tag_id) DO UPDATE SET position = excluded.position \
+        WHERE position IS NOT excluded.position";
+    /// One tag link removed.
+    pub const UNLINK_CONTACT_TAG: &str =
+        "DELETE FROM contact_tags WHERE contact_id = ? AND tag_id = ?";
     /// A contact's assignee links.
     pub const DELETE_CONTACT_ASSIGNEES: &str = "DELETE FROM contact_assignees WHERE contact_id = ?";
-    /// One assignee link.
-    pub const INSERT_CONTACT_ASSIGNEE: &str =
-        "INSERT INTO contact_assignees (contact_id, user_id, position) VALUES (?, ?, ?)";
+    /// One assignee link at its position, written as [`LINK_CONTACT_TAG`].
+    pub const LINK_CONTACT_ASSIGNEE: &str =
+        "INSERT INTO contact_assignees (contact_id, user_id, position) VALUES (?, ?, ?) \
+        ON CONFLICT (contact_id, user_id) DO UPDATE SET position = excluded.position \
+        WHERE position IS NOT excluded.position";
+    /// One assignee link removed.
+    pub const UNLINK_CONTACT_ASSIGNEE: &str =
+        "DELETE FROM contact_assignees WHERE contact_id = ? AND user_id = ?";
     /// A contact row.
     pub const DELETE_CONTACT: &str = "DELETE FROM contacts WHERE id = ?";
     /// Whether contacts wait to be (re)indexed.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, ToSql};
 use uuid::Uuid;
 
 use super::queries::{micros, sql, CONTACT_COLUMNS_BY_ID, CONTACT_COLUMNS_BY_PHONE};
@@ -268,31 +268,78 @@ pub(super) fn insert_contact(
         .map(drop))
 }
 
-/// Writes every column of an existing contact row; the raw error lets the
-/// caller spot a unique violation (a phone another contact has).
+/// Writes the columns of `after` that differ from `before` (the same
+/// contact as loaded in this transaction), and its update time; the raw
+/// error lets the caller spot a unique violation (a phone another contact
+/// has).
+///
+/// An index is rewritten whenever one of its columns is set, even to the
+/// value it had, so setting only what changed keeps an update of meta or
+/// tags to the row's own page.
 pub(super) fn update_contact_row(
     conn: &Connection,
-    c: &Contact,
+    before: &Contact,
+    after: &Contact,
 ) -> Result<Result<(), rusqlite::Error>, StoreError> {
-    let meta = meta_json(c)?;
-    let mut stmt = conn
-        .prepare_cached(sql::UPDATE_CONTACT)
-        .map_err(map_error)?;
-    Ok(stmt
-        .execute(params![
-            c.phone,
-            c.canonical_phone,
-            c.first_name,
-            c.last_name,
-            c.email,
-            c.external_url,
-            meta,
-            c.source,
-            micros(c.created_on),
-            micros(c.last_updated_on),
-            c.id.hyphenated().to_string(),
-        ])
-        .map(drop))
+    let meta = if before.meta == after.meta {
+        None
+    } else {
+        Some(meta_json(after)?)
+    };
+    let created_on = micros(after.created_on);
+    let last_updated_on = micros(after.last_updated_on);
+    let id = after.id.hyphenated().to_string();
+    let columns: [(&str, &dyn ToSql, bool); 10] = [
+        ("phone", &after.phone, before.phone != after.phone),
+        (
+            "canonical_phone",
+            &after.canonical_phone,
+            before.canonical_phone != after.canonical_phone,
+        ),
+        (
+            "first_name",
+            &after.first_name,
+            before.first_name != after.first_name,
+        ),
+        (
+            "last_name",
+            &after.last_name,
+            before.last_name != after.last_name,
+        ),
+        ("email", &after.email, before.email != after.email),
+        (
+            "external_url",
+            &after.external_url,
+            before.external_url != after.external_url,
+        ),
+        ("meta", &meta, meta.is_some()),
+        ("source", &after.source, before.source != after.source),
+        (
+            "created_on",
+            &created_on,
+            before.created_on != after.created_on,
+        ),
+        ("last_updated_on", &last_updated_on, true),
+    ];
+    let set: Vec<(&str, &dyn ToSql)> = columns
+        .into_iter()
+        .filter(|(_, _, differs)| *differs)
+        .map(|(column, value, _)| (column, value))
+        .collect();
+    let assignments: Vec<String> = set
+        .iter()
+        .map(|(column, _)| format!("{column} = ?"))
+        .collect();
+    let statement = format!(
+        "UPDATE contacts SET {} WHERE id = ?",
+        assignments.join(", ")
+    );
+    let mut stmt = conn.prepare_cached(&statement).map_err(map_error)?;
+    let values = set
+        .iter()
+        .map(|(_, value)| *value)
+        .chain([&id as &dyn ToSql]);
+    Ok(stmt.execute(params_from_iter(values)).map(drop))
 }
 
 fn execute(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<(), StoreError> {
@@ -300,34 +347,63 @@ fn execute(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Resul
     stmt.execute(params).map(drop).map_err(map_error)
 }
 
-/// Replaces the contact's tag and assignee links with its current lists,
-/// recording their order.
+/// The SQL that keeps one kind of link.
+struct LinkSql {
+    link: &'static str,
+    unlink: &'static str,
+}
+
+const TAG_LINKS: LinkSql = LinkSql {
+    link: sql::LINK_CONTACT_TAG,
+    unlink: sql::UNLINK_CONTACT_TAG,
+};
+const ASSIGNEE_LINKS: LinkSql = LinkSql {
+    link: sql::LINK_CONTACT_ASSIGNEE,
+    unlink: sql::UNLINK_CONTACT_ASSIGNEE,
+};
+
+/// Brings a contact's links from the ids `before` (as stored) to `after`,
+/// in order: links that went are deleted, and the others are written only
+/// where missing or out of place, so unchanged links cost no page writes.
+fn relink(
+    conn: &Connection,
+    links: &LinkSql,
+    contact_id: &str,
+    before: &[i64],
+    after: &[i64],
+) -> Result<(), StoreError> {
+    for gone in before.iter().filter(|id| !after.contains(id)) {
+        execute(conn, links.unlink, params![contact_id, gone])?;
+    }
+    for (position, id) in after.iter().enumerate() {
+        execute(conn, links.link, params![contact_id, id, position as i64])?;
+    }
+    Ok(())
+}
+
+/// Writes the contact's tag and assignee links as its current lists say,
+/// recording their order. `before` is the contact as loaded in this
+/// transaction, or `None` for a new contact.
 pub(super) fn write_links(
     conn: &Connection,
-    c: &Contact,
+    before: Option<&Contact>,
+    after: &Contact,
     tags: bool,
     assignees: bool,
 ) -> Result<(), StoreError> {
-    let id = c.id.hyphenated().to_string();
+    let id = after.id.hyphenated().to_string();
     if tags {
-        execute(conn, sql::DELETE_CONTACT_TAGS, params![id])?;
-        for (position, tag) in c.tags.iter().enumerate() {
-            execute(
-                conn,
-                sql::INSERT_CONTACT_TAG,
-                params![id, tag.id, position as i64],
-            )?;
-        }
+        let before: Vec<i64> =
+            before.map_or_else(Vec::new, |c| c.tags.iter().map(|t| t.id).collect());
+        let after: Vec<i64> = after.tags.iter().map(|t| t.id).collect();
+        relink(conn, &TAG_LINKS, &id, &before, &after)?;
     }
     if assignees {
-        execute(conn, sql::DELETE_CONTACT_ASSIGNEES, params![id])?;
-        for (position, user) in c.default_assignees.iter().enumerate() {
-            execute(
-                conn,
-                sql::INSERT_CONTACT_ASSIGNEE,
-                params![id, user.id, position as i64],
-            )?;
-        }
+        let before: Vec<i64> = before.map_or_else(Vec::new, |c| {
+            c.default_assignees.iter().map(|u| u.id).collect()
+        });
+        let after: Vec<i64> = after.default_assignees.iter().map(|u| u.id).collect();
+        relink(conn, &ASSIGNEE_LINKS, &id, &before, &after)?;
     }
     Ok(())
 }

@@ -553,15 +553,17 @@ fn write_upsert(
     };
     let now = Utc::now();
     match checked.existing {
-        Some(mut contact) => {
+        Some(before) => {
+            let mut contact = before.clone();
             apply_change(&mut contact, change, resolved, now)?;
-            match q::update_contact_row(conn, &contact)? {
+            match q::update_contact_row(conn, &before, &contact)? {
                 Ok(()) => {}
                 Err(e) if q::is_unique_violation(&e) => return Ok(None),
                 Err(e) => return Err(q::map_error(e).into()),
             }
             q::write_links(
                 conn,
+                Some(&before),
                 &contact,
                 change.tags.is_some(),
                 change.default_assignees.is_some(),
@@ -575,7 +577,7 @@ fn write_upsert(
                 Err(e) if q::is_unique_violation(&e) => return Ok(None),
                 Err(e) => return Err(q::map_error(e).into()),
             }
-            q::write_links(conn, &contact, true, true)?;
+            q::write_links(conn, None, &contact, true, true)?;
             Ok(Some(UpsertOutcome::Created(contact)))
         }
     }
@@ -622,7 +624,8 @@ fn write_update(
     update: &ContactUpdate,
     checked: CheckedUpdate,
 ) -> Result<Option<Contact>, UpdateError> {
-    let mut contact = checked.contact;
+    let before = checked.contact;
+    let mut contact = before.clone();
     let tags = match &update.tags {
         Some(names) => Some(q::resolve_tags(conn, who.account_id, names)?),
         None => None,
@@ -632,13 +635,14 @@ fn write_update(
         assignees: checked.assignees,
     };
     apply_update(&mut contact, update, resolved, Utc::now())?;
-    match q::update_contact_row(conn, &contact)? {
+    match q::update_contact_row(conn, &before, &contact)? {
         Ok(()) => {}
         Err(e) if q::is_unique_violation(&e) => return Ok(None),
         Err(e) => return Err(q::map_error(e).into()),
     }
     q::write_links(
         conn,
+        Some(&before),
         &contact,
         update.tags.is_some(),
         update.default_assignees.is_some(),
