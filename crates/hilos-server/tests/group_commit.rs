@@ -281,3 +281,72 @@ async fn contacts_written_behind_the_store_are_indexed_when_it_starts() {
     let reopened = SqliteStore::connect(&db.url).await.expect("reopen");
     assert_eq!(found(Arc::new(reopened)).await, 1);
 }
+
+/// The writer writes only the links that change; links another tool wrote
+/// with other positions still come out in their stored order, followed by
+/// the new ones, and an overwrite leaves exactly the links it names.
+#[tokio::test]
+async fn links_keep_their_order_when_only_changes_are_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("links.db").display());
+    let store = SqliteStore::connect(&url).await.expect("store");
+    let who = principal(&store, "owner@example.com").await;
+    let tag_names = |c: &hilos_server::domain::Contact| -> Vec<String> {
+        c.tags.iter().map(|t| t.name.clone()).collect()
+    };
+    let mut c = change(&phone(1), &phone(1));
+    c.tags = Some(strings(&["a", "b", "c"]));
+    let id = store
+        .upsert_contact(&who, c)
+        .await
+        .expect("create")
+        .into_contact()
+        .id;
+
+    // Positions as another tool might leave them: gaps, and b before a.
+    let mut raw = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("raw connection");
+    sqlx::raw_sql(
+        "UPDATE contact_tags SET position = 30 WHERE tag_id = (SELECT id FROM tags WHERE name = 'a');
+         UPDATE contact_tags SET position = 10 WHERE tag_id = (SELECT id FROM tags WHERE name = 'b');
+         UPDATE contact_tags SET position = 50 WHERE tag_id = (SELECT id FROM tags WHERE name = 'c');",
+    )
+    .execute(&mut raw)
+    .await
+    .expect("reorder");
+
+    let mut c = change(&phone(1), &phone(1));
+    c.tags = Some(strings(&["d", "A"]));
+    let merged = store
+        .upsert_contact(&who, c)
+        .await
+        .expect("merge")
+        .into_contact();
+    assert_eq!(tag_names(&merged), ["b", "a", "c", "d"]);
+    let stored = store
+        .get_contact(who.account_id, id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(tag_names(&stored), ["b", "a", "c", "d"]);
+
+    let mut c = change(&phone(1), &phone(1));
+    c.tags = Some(strings(&["c", "b"]));
+    c.overwrite_tags = true;
+    store.upsert_contact(&who, c).await.expect("overwrite");
+    let stored = store
+        .get_contact(who.account_id, id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(tag_names(&stored), ["c", "b"]);
+    let links: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT t.name, ct.position FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id \
+         ORDER BY ct.position",
+    )
+    .fetch_all(&mut raw)
+    .await
+    .expect("links");
+    assert_eq!(links, [("c".to_owned(), 0), ("b".to_owned(), 1)]);
+}
