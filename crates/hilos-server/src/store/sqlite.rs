@@ -62,7 +62,8 @@ impl SqliteStore {
     /// Opens (creating it if missing) and migrates the database at `url`,
     /// e.g. `sqlite://hilos.db` or `sqlite::memory:`.
     ///
-    /// Sets WAL, `synchronous=FULL`, foreign keys and a busy timeout.
+    /// Sets WAL, durable writes (see [`Durability::Durable`]), foreign keys
+    /// and a busy timeout.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Self::connect_with(url, Durability::Durable, GroupCommit::default()).await
     }

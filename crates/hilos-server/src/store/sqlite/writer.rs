@@ -4,9 +4,8 @@
 //! the store's write connection. It takes every job waiting (up to
 //! [`GroupCommit::max_batch`], after lingering up to
 //! [`GroupCommit::max_wait`] for more), runs them in one `BEGIN IMMEDIATE`
-//! transaction, and commits once. With `synchronous=FULL` that one commit
-//! is one WAL sync for the whole batch, so the fsync cost is shared by every
-//! request in it.
+//! transaction, and commits once. That one commit needs one WAL sync for
+//! the whole batch, so the fsync cost is shared by every request in it.
 //!
 //! Isolation: a job that is refused (an unknown assignee, a taken id or
 //! phone, an id mismatch) is refused by its checks before it writes
