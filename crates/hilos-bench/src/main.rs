@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 
+mod cpu;
 mod database;
 mod load;
 mod preload;
@@ -20,6 +21,7 @@ mod report;
 mod server;
 mod workload;
 
+use cpu::CpuMeter;
 use database::BenchDatabase;
 use load::{LoadPlan, Stop};
 use report::{Measured, Report};
@@ -142,13 +144,19 @@ impl Bench {
             new_phones: self.new_phones.clone(),
         };
         server.reset_peak_rss()?;
+        let meter = CpuMeter::start(server.pid(), self.args.database_url.is_some());
         let result = load::run(
             self.plan(server, workload),
             workload::requests(workload, target),
         )
         .await?;
+        let cpu = meter.finish();
         let peak_rss = server.peak_rss()?;
-        Ok(Measured { result, peak_rss })
+        Ok(Measured {
+            result,
+            peak_rss,
+            cpu,
+        })
     }
 
     fn start_server(&self, db: &BenchDatabase, durability: Durability) -> Result<Server> {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::cpu::CpuUse;
 use crate::load::LoadResult;
 use crate::Args;
 
@@ -12,6 +13,8 @@ pub struct Measured {
     pub result: LoadResult,
     /// Peak resident memory of the server during the run, bytes.
     pub peak_rss: u64,
+    /// Cores used by the server, the load generator and PostgreSQL.
+    pub cpu: CpuUse,
 }
 
 /// The medians of a labelled series of runs.
@@ -29,6 +32,12 @@ pub struct Summary {
     pub errors: u64,
     /// Highest peak RSS of all runs, MiB.
     pub rss_mib: f64,
+    /// Median cores used by the server.
+    pub server_cores: f64,
+    /// Median cores used by the load generator.
+    pub load_cores: f64,
+    /// Median cores used by PostgreSQL, when it was measured.
+    pub postgres_cores: Option<f64>,
 }
 
 /// Collects runs by label, in the order labels first appear.
@@ -50,6 +59,26 @@ fn median(mut values: Vec<f64>) -> f64 {
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
+}
+
+/// `server 1.31 (hilos-writer 0.66, tokio-rt-worker 0.60, …)  load generator 0.58`.
+fn cpu_line(cpu: &CpuUse) -> String {
+    let threads: Vec<String> = cpu
+        .server_threads
+        .iter()
+        .take(4)
+        .map(|(name, cores)| format!("{name} {cores:.2}"))
+        .collect();
+    let mut line = format!(
+        "server {:.2} cores ({})  load generator {:.2}",
+        cpu.server,
+        threads.join(", "),
+        cpu.load_generator
+    );
+    if let Some(postgres) = cpu.postgres {
+        line.push_str(&format!("  PostgreSQL {postgres:.2}"));
+    }
+    line
 }
 
 fn memory_total() -> String {
@@ -115,6 +144,12 @@ impl Report {
             r.errors,
             m.peak_rss as f64 / 1_048_576.0
         );
+        println!(
+            "{:<29}cpu: {}  server {:.0} µs/req",
+            "",
+            cpu_line(&m.cpu),
+            m.cpu.server * 1e6 / r.throughput().max(f64::EPSILON)
+        );
         for sample in &r.error_samples {
             println!("    unexpected answer: {sample}");
         }
@@ -138,6 +173,13 @@ impl Report {
             max: runs.iter().map(|m| m.result.max_ms()).fold(0.0, f64::max),
             errors: runs.iter().map(|m| m.result.errors).sum(),
             rss_mib: runs.iter().map(|m| m.peak_rss).max().unwrap_or(0) as f64 / 1_048_576.0,
+            server_cores: median(runs.iter().map(|m| m.cpu.server).collect()),
+            load_cores: median(runs.iter().map(|m| m.cpu.load_generator).collect()),
+            postgres_cores: runs
+                .iter()
+                .map(|m| m.cpu.postgres)
+                .collect::<Option<Vec<f64>>>()
+                .map(median),
         })
     }
 
@@ -161,15 +203,29 @@ impl Report {
     pub fn print_summary(&self) {
         println!();
         println!("medians of the runs:");
-        println!("| workload | req/s | p50 ms | p99 ms | max ms | errors | peak RSS MiB |");
-        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        println!(
+            "| workload | req/s | p50 ms | p99 ms | max ms | errors | peak RSS MiB \
+             | server cores | load-generator cores | PostgreSQL cores | server CPU µs/req |"
+        );
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for label in &self.order {
             let Some(s) = self.summary(label) else {
                 continue;
             };
+            let postgres = s
+                .postgres_cores
+                .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
             println!(
-                "| {label} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} |",
-                s.throughput, s.p50, s.p99, s.max, s.errors, s.rss_mib
+                "| {label} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.2} | {:.2} | {postgres} | {:.0} |",
+                s.throughput,
+                s.p50,
+                s.p99,
+                s.max,
+                s.errors,
+                s.rss_mib,
+                s.server_cores,
+                s.load_cores,
+                s.server_cores * 1e6 / s.throughput.max(f64::EPSILON),
             );
         }
         println!();

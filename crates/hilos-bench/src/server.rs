@@ -99,6 +99,11 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Resets the kernel's peak-RSS mark of the process (`VmHWM`).
     pub fn reset_peak_rss(&self) -> Result<()> {
         std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5")
