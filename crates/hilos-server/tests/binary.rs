@@ -144,6 +144,35 @@ fn admin_commands_manage_accounts_users_and_tokens() {
 }
 
 #[test]
+fn a_log_that_is_not_a_terminal_gets_plain_lines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let running =
+        ServerProcess::start_with_stderr(dir.path(), &[("HILOS_LOG", "info")], log.into());
+    let key = running
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("API token: "))
+        .expect("a printed token")
+        .to_owned();
+    let (status, _) = post(&running.base, &key, json!({"phone": "+52 55 1234 5678"}));
+    assert_eq!(status, 201);
+    running.terminate();
+
+    let log = std::fs::read_to_string(&log_path).expect("read the log");
+    let request_line = log
+        .lines()
+        .find(|l| l.contains("/api/contact"))
+        .unwrap_or_else(|| panic!("the request is logged: {log}"));
+    assert!(request_line.contains(" INFO "), "{request_line:?}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no terminal escape codes in a log file: {log:?}"
+    );
+}
+
+#[test]
 fn sigterm_lets_a_request_in_flight_finish() {
     use std::io::{Read, Write};
 

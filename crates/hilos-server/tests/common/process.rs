@@ -21,6 +21,12 @@ impl ServerProcess {
     /// Starts `hilos-server` with no arguments in `dir`, bound to port 0, with
     /// `env` added; returns once it listens.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_with_stderr(dir, env, Stdio::null())
+    }
+
+    /// [`ServerProcess::start`], with the server's stderr (its log) sent to
+    /// `stderr`.
+    pub fn start_with_stderr(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Self {
         let addr_file = dir.join(format!("addr-{}", uuid::Uuid::new_v4().simple()));
         let mut command = Command::new(BIN);
         command
@@ -30,7 +36,7 @@ impl ServerProcess {
             .env("HILOS_LOG", "warn")
             .env_remove("HILOS_DATABASE_URL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(stderr);
         for (key, value) in env {
             command.env(key, value);
         }
