@@ -183,18 +183,21 @@ pub(super) fn resolve_tags(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let keys_json = serde_json::Value::from(keys).to_string();
-    let known = collect(
-        conn,
-        sql::TAGS_BY_KEY,
-        params![account_id, keys_json],
-        |r| {
-            Ok(Tag {
-                id: get(r, "id")?,
-                name: get(r, "name")?,
+    let mut known = Vec::with_capacity(keys.len());
+    let mut stmt = conn.prepare_cached(sql::TAG_BY_KEY).map_err(map_error)?;
+    for key in &keys {
+        let tag = stmt
+            .query_row(params![account_id, key], |r| {
+                Ok(Tag {
+                    id: r.get("id")?,
+                    name: r.get("name")?,
+                })
             })
-        },
-    )?;
+            .optional()
+            .map_err(map_error)?;
+        known.extend(tag);
+    }
+    drop(stmt);
     let mut tags = Vec::new();
     for wanted in resolve_tag_names(names, &known) {
         match wanted {

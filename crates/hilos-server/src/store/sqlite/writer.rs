@@ -264,6 +264,13 @@ fn open(target: &WriterTarget) -> Result<Connection, StoreError> {
         .map_err(q::map_error)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(q::map_error)?;
+    // Statement journals in memory. An insert fires the search triggers, so
+    // SQLite keeps a statement journal of the pages it changes, to undo the
+    // statement alone if it fails. With temporary files on disk, that
+    // journal moves to a file once a statement has journaled 64 KiB, and
+    // every later statement of the batch then writes its pages there.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(q::map_error)?;
     // The query planner stability guarantee: a cached statement keeps its
     // plan whatever values are bound, instead of being re-prepared when a
     // bound value might favour another plan.
