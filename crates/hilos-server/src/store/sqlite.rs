@@ -27,6 +27,7 @@ use crate::store::{
     BOOTSTRAP_FIRST_NAME,
 };
 
+mod checkpointer;
 mod inline;
 mod list;
 mod queries;

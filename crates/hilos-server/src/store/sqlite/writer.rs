@@ -27,6 +27,10 @@
 //! Durable answers on a file database: the writer commits without syncing
 //! and [`WalSync`] syncs the WAL on its own thread before it answers, so
 //! the next batch runs while the disk works (see [`super::wal_sync`]).
+//!
+//! Checkpoints run beside the writer too, on a connection of their own
+//! (see [`super::checkpointer`]), so no batch waits for the database file
+//! to be synced.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +42,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::checkpointer::{Checkpointer, Policy};
 use super::sync_queries::{self as q, ContactKey};
 use super::wal_sync::{self, Answer as _, Replies, WalFile, WalSync};
 use crate::domain::{
@@ -67,8 +72,6 @@ impl Default for GroupCommit {
     }
 }
 
-/// WAL pages after which a commit checkpoints (SQLite's default is 1000).
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 4000;
 /// Jobs that may wait for the writer; beyond this, senders wait for room.
 const QUEUE: usize = 4096;
 /// Upsert attempts when an insert still meets a unique violation (only
@@ -186,7 +189,21 @@ impl Writer {
         let mut conn = open(target)?;
         // Contacts another tool wrote while the server was down.
         index_pending(&mut conn)?;
-        let delivery = Delivery::for_connection(&conn, target)?;
+        let wal_file = is_wal_file(&conn, target)?;
+        let delivery = Delivery::new(
+            wal_file && target.durability == Durability::Durable,
+            target,
+            &conn,
+        )?;
+        let checkpointer = if wal_file {
+            Some(Checkpointer::attach(
+                &mut conn,
+                open(target)?,
+                Policy::default(),
+            )?)
+        } else {
+            None
+        };
         let (jobs, queue) = flume::bounded(QUEUE);
         let stats = Arc::new(BatchStats::default());
         let thread_stats = stats.clone();
@@ -196,7 +213,16 @@ impl Writer {
         };
         std::thread::Builder::new()
             .name("hilos-writer".into())
-            .spawn(move || run(conn, &queue, config, &thread_stats, &delivery))
+            .spawn(move || {
+                run(
+                    conn,
+                    &queue,
+                    config,
+                    &thread_stats,
+                    &delivery,
+                    checkpointer.as_ref(),
+                );
+            })
             .map_err(|e| StoreError::Internal(Box::new(e)))?;
         Ok(Self { jobs, stats })
     }
@@ -279,12 +305,6 @@ fn open(target: &WriterTarget) -> Result<Connection, StoreError> {
         true,
     )
     .map_err(q::map_error)?;
-    // Checkpoint every 4000 WAL pages (16 MiB) instead of 1000: a page
-    // written by many batches in between (an index's last leaf, the search
-    // index's new segments) is copied into the database once, and the
-    // writer stops for a checkpoint's two syncs a quarter as often.
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
-        .map_err(q::map_error)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -297,18 +317,25 @@ enum Delivery {
     AfterSync(WalSync<Answer>),
 }
 
+/// Whether `conn`, [`open`]ed on `target`, is on a database file in WAL
+/// mode (not a shared in-memory database).
+fn is_wal_file(conn: &Connection, target: &WriterTarget) -> Result<bool, StoreError> {
+    if target.uri {
+        return Ok(false);
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(q::map_error)?;
+    Ok(mode.eq_ignore_ascii_case("wal"))
+}
+
 impl Delivery {
-    /// For a connection [`open`]ed on `target`: a durable file database in
-    /// WAL mode commits with `synchronous=NORMAL` and syncs the WAL on the
-    /// side; anything else keeps the commit's own sync.
-    fn for_connection(conn: &Connection, target: &WriterTarget) -> Result<Self, StoreError> {
-        if target.durability != Durability::Durable || target.uri {
-            return Ok(Delivery::Now);
-        }
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .map_err(q::map_error)?;
-        if !mode.eq_ignore_ascii_case("wal") {
+    /// For a connection [`open`]ed on `target`: when `sync_aside` (a
+    /// durable database file in WAL mode), the writer commits with
+    /// `synchronous=NORMAL` and the WAL is synced on the side; otherwise
+    /// the commit keeps its own sync.
+    fn new(sync_aside: bool, target: &WriterTarget, conn: &Connection) -> Result<Self, StoreError> {
+        if !sync_aside {
             return Ok(Delivery::Now);
         }
         let mut wal = WalFile::of(&target.path);
@@ -350,6 +377,7 @@ fn run(
     config: GroupCommit,
     stats: &BatchStats,
     delivery: &Delivery,
+    checkpointer: Option<&Checkpointer>,
 ) {
     let mut batch = Vec::with_capacity(config.max_batch);
     while let Ok(first) = queue.recv() {
@@ -367,6 +395,9 @@ fn run(
         }
         stats.record(batch.len());
         delivery.deliver(run_batch(&mut conn, &mut batch));
+        if let Some(checkpointer) = checkpointer {
+            checkpointer.after_commit(&conn);
+        }
     }
 }
 
