@@ -143,6 +143,10 @@ pub(super) mod sql {
         SELECT k.key, c.canonical_phone, c.first_name, c.last_name, c.email, c.external_url \
         FROM contact_search_pending p CROSS JOIN contact_search_keys k ON k.key = p.key \
         CROSS JOIN contacts c ON c.id = k.contact_id";
+    /// Merges index segments until about `?` pages have been written, where
+    /// some level holds enough segments to merge (migration 0004).
+    pub const SEARCH_MERGE: &str =
+        "INSERT INTO contacts_search (contacts_search, rank) VALUES ('merge', ?)";
     /// Empties the queue.
     pub const SEARCH_CLEAR_PENDING: &str = "DELETE FROM contact_search_pending";
 }

@@ -435,10 +435,13 @@ pub(super) fn delete_contact(conn: &Connection, id: Uuid) -> Result<(), StoreErr
     execute(conn, sql::DELETE_CONTACT, params![id])
 }
 
+/// The least merging after a batch is indexed, in pages.
+const SEARCH_MERGE_MIN_PAGES: i64 = 16;
+
 /// Brings the search index up to date with the contacts queued by the
 /// triggers (migration 0003): the stale entries go one by one, then one
 /// statement indexes every queued contact, so the index gains one segment
-/// per transaction.
+/// per transaction, and segments are merged a little (migration 0004).
 pub(super) fn index_pending_searches(conn: &Connection) -> Result<(), StoreError> {
     if !exists(conn, sql::SEARCH_PENDING, [])? {
         return Ok(());
@@ -447,6 +450,17 @@ pub(super) fn index_pending_searches(conn: &Connection) -> Result<(), StoreError
     for key in stale {
         execute(conn, sql::SEARCH_DELETE_ENTRY, params![key])?;
     }
-    execute(conn, sql::SEARCH_INDEX_PENDING, [])?;
+    let indexed = conn
+        .prepare_cached(sql::SEARCH_INDEX_PENDING)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map_err(map_error)?;
+    // The merging FTS5 would do in bursts (migration 0004), a little each
+    // time: a contact adds well under one leaf page, and merging it through
+    // the index's levels writes a few pages more, so a page per contact
+    // (at least 16) keeps up with the batch and stays short.
+    let pages = i64::try_from(indexed)
+        .unwrap_or(i64::MAX)
+        .max(SEARCH_MERGE_MIN_PAGES);
+    execute(conn, sql::SEARCH_MERGE, params![pages])?;
     execute(conn, sql::SEARCH_CLEAR_PENDING, [])
 }
