@@ -159,35 +159,44 @@ mod tests {
     /// well below what 3000 commits of 4 KiB write without checkpoints.
     const BOUND: u64 = 1500 * 4096;
 
-    /// 3000 transactions of 4 KiB each, the writer calling `after_commit`
-    /// as the store's writer does.
-    #[test]
-    fn the_wal_stays_bounded_and_every_write_reaches_the_database() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.db");
+    /// Commits 3000 transactions of 4 KiB each on a fresh database in
+    /// `dir`, automatic checkpoints off, with a checkpointer of `policy`
+    /// called after each commit as the store's writer calls it (if any);
+    /// returns the largest size the WAL file reached.
+    fn write_3000(dir: &std::path::Path, policy: Option<Policy>) -> u64 {
+        let path = dir.join("x.db");
         let mut writer = open(&path);
         writer
             .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)")
             .unwrap();
-        let policy = Policy {
-            interval: Duration::from_millis(2),
-            restart_frames: 200,
-        };
-        let checkpointer = Checkpointer::attach(&mut writer, open(&path), policy).unwrap();
-        let wal = dir.path().join("x.db-wal");
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        let checkpointer =
+            policy.map(|policy| Checkpointer::attach(&mut writer, open(&path), policy).unwrap());
+        let wal = dir.join("x.db-wal");
         let mut largest = 0;
         for i in 0..3000 {
             let tx = writer.transaction().unwrap();
             tx.execute("INSERT INTO t (id, b) VALUES (?, zeroblob(4000))", [i])
                 .unwrap();
             tx.commit().unwrap();
-            checkpointer.after_commit(&writer);
+            if let Some(checkpointer) = &checkpointer {
+                checkpointer.after_commit(&writer);
+            }
             largest = largest.max(std::fs::metadata(&wal).unwrap().len());
         }
+        largest
+    }
+
+    #[test]
+    fn the_wal_stays_bounded_and_every_write_reaches_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = Policy {
+            interval: Duration::from_millis(2),
+            restart_frames: 200,
+        };
+        let largest = write_3000(dir.path(), Some(policy));
         assert!(largest < BOUND, "the WAL grew to {largest} bytes");
-        drop(checkpointer);
-        drop(writer);
-        let check = Connection::open(&path).unwrap();
+        let check = Connection::open(dir.path().join("x.db")).unwrap();
         let (rows, bytes): (i64, i64) = check
             .query_row("SELECT count(*), sum(length(b)) FROM t", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -199,21 +208,7 @@ mod tests {
     #[test]
     fn without_it_the_same_writes_grow_the_wal_past_that_bound() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.db");
-        let mut writer = open(&path);
-        writer
-            .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)")
-            .unwrap();
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        for i in 0..3000 {
-            let tx = writer.transaction().unwrap();
-            tx.execute("INSERT INTO t (id, b) VALUES (?, zeroblob(4000))", [i])
-                .unwrap();
-            tx.commit().unwrap();
-        }
-        let size = std::fs::metadata(dir.path().join("x.db-wal"))
-            .unwrap()
-            .len();
-        assert!(size > BOUND, "the WAL is {size} bytes");
+        let largest = write_3000(dir.path(), None);
+        assert!(largest > BOUND, "the WAL is {largest} bytes");
     }
 }
