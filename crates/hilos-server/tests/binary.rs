@@ -150,12 +150,7 @@ fn a_log_that_is_not_a_terminal_gets_plain_lines() {
     let log = std::fs::File::create(&log_path).expect("log file");
     let running =
         ServerProcess::start_with_stderr(dir.path(), &[("HILOS_LOG", "info")], log.into());
-    let key = running
-        .stdout
-        .iter()
-        .find_map(|l| l.strip_prefix("API token: "))
-        .expect("a printed token")
-        .to_owned();
+    let key = running.token();
     let (status, _) = post(&running.base, &key, json!({"phone": "+52 55 1234 5678"}));
     assert_eq!(status, 201);
     running.terminate();
@@ -178,12 +173,7 @@ fn sigterm_lets_a_request_in_flight_finish() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let running = start(dir.path());
-    let key = running
-        .stdout
-        .iter()
-        .find_map(|l| l.strip_prefix("API token: "))
-        .expect("token")
-        .to_owned();
+    let key = running.token();
     let addr = running.base.trim_start_matches("http://").to_owned();
     let body = json!({"phone": "+525512345678", "first_name": "Slow"}).to_string();
     let (head_and_half, rest) = {

@@ -13,12 +13,7 @@ use serde_json::{json, Value};
 
 fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> (ServerProcess, String, String) {
     let running = ServerProcess::start(dir, env);
-    let key = running
-        .stdout
-        .iter()
-        .find_map(|l| l.strip_prefix("API token: "))
-        .expect("token")
-        .to_owned();
+    let key = running.token();
     let addr = running.base.trim_start_matches("http://").to_owned();
     (running, addr, key)
 }

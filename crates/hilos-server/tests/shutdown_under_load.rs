@@ -46,7 +46,7 @@ fn sigterm_under_load_answers_every_accepted_request_and_loses_no_write() {
     let dir = tempfile::tempdir().expect("temp dir");
     let drain = DRAIN_TIMEOUT.as_secs().to_string();
     let mut server = ServerProcess::start(dir.path(), &[("HILOS_DRAIN_TIMEOUT", &drain)]);
-    let key = token(&server);
+    let key = server.token();
     let addr = server.base.trim_start_matches("http://").to_owned();
 
     // A request whose body is still arriving when SIGTERM comes.
@@ -181,7 +181,7 @@ fn sigterm_under_load_answers_every_accepted_request_and_loses_no_write() {
 fn a_request_that_never_finishes_does_not_hold_shutdown_past_the_drain_timeout() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut server = ServerProcess::start(dir.path(), &[("HILOS_DRAIN_TIMEOUT", "2")]);
-    let key = token(&server);
+    let key = server.token();
     let addr = server.base.trim_start_matches("http://").to_owned();
     let body = json!({"phone": "+525551234567"}).to_string();
     let request = post_request(&addr, &key, &body);
@@ -386,13 +386,4 @@ fn wait_for_exit(server: &mut ServerProcess, since: Instant, limit: Duration) ->
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn token(server: &ServerProcess) -> String {
-    server
-        .stdout
-        .iter()
-        .find_map(|l| l.strip_prefix("API token: "))
-        .expect("the first start prints a token")
-        .to_owned()
 }

@@ -71,6 +71,15 @@ impl ServerProcess {
         }
     }
 
+    /// The API token the first start printed.
+    pub fn token(&self) -> String {
+        self.stdout
+            .iter()
+            .find_map(|l| l.strip_prefix("API token: "))
+            .expect("the first start prints a token")
+            .to_owned()
+    }
+
     /// Sends SIGKILL and waits until the process is gone, asserting that
     /// the signal (not an earlier exit of its own) is what ended it.
     pub fn kill(mut self) {
