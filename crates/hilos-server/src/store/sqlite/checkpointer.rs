@@ -25,11 +25,10 @@
 //! so the WAL is synced before its pages are copied and the database file
 //! after: a checkpoint never makes a committed write less durable.
 
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::ffi::c_int;
 
 use rusqlite::hooks::Wal;
 use rusqlite::Connection;

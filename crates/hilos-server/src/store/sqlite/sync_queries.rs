@@ -346,8 +346,17 @@ pub(super) fn update_contact_row(
 }
 
 fn execute(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<(), StoreError> {
+    execute_counting(conn, sql, params).map(drop)
+}
+
+/// [`execute`], returning the number of rows changed.
+fn execute_counting(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<usize, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(map_error)?;
-    stmt.execute(params).map(drop).map_err(map_error)
+    stmt.execute(params).map_err(map_error)
 }
 
 /// The SQL that keeps one kind of link.
@@ -450,10 +459,7 @@ pub(super) fn index_pending_searches(conn: &Connection) -> Result<(), StoreError
     for key in stale {
         execute(conn, sql::SEARCH_DELETE_ENTRY, params![key])?;
     }
-    let indexed = conn
-        .prepare_cached(sql::SEARCH_INDEX_PENDING)
-        .and_then(|mut stmt| stmt.execute([]))
-        .map_err(map_error)?;
+    let indexed = execute_counting(conn, sql::SEARCH_INDEX_PENDING, [])?;
     // The merging FTS5 would do in bursts (migration 0004), a little each
     // time: a contact adds well under one leaf page, and merging it through
     // the index's levels writes a few pages more, so a page per contact
