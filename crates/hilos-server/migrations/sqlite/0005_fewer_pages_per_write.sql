@@ -4,10 +4,9 @@
 -- The list order in ascending form. SQLite reads an index backwards for
 -- `ORDER BY created_on DESC, id DESC` just as it reads a descending one
 -- forwards, so listing is unchanged. New contacts, the newest, now go at
--- the end of the account's range instead of its front: SQLite appends to
--- the rightmost leaf and leaves full pages behind, where inserting at the
--- front split a page for every few contacts (3.4 index pages per batch
--- against about one now).
+-- the end of the account's range instead of its front, where they kept
+-- splitting pages: under the benchmark's mix, 3.4 to 4.3 pages of this
+-- index per batch before, 1.9 to 2.7 after (docs/benchmarks.md).
 DROP INDEX contacts_account_created;
 CREATE INDEX contacts_account_created ON contacts (account_id, created_on, id);
 
