@@ -5,37 +5,23 @@
 
 mod common;
 
+use common::backend::Backend;
 use common::principal;
-use hilos_server::store::SqliteStore;
-use sqlx::Connection as _;
 
 #[tokio::test]
 async fn list_pages_are_read_backwards_from_the_ascending_index_without_a_sort() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("order.db").display());
-    let store = SqliteStore::connect(&url).await.expect("store");
+    let db = Backend::Sqlite.fresh_db().await;
+    let store = db.store().await;
     let who = principal(&store, "owner@example.com").await;
 
-    let mut conn = sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("second connection");
-    let columns: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT name, desc FROM pragma_index_xinfo('contacts_account_created') WHERE key = 1",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .expect("index columns");
-    let ascending = |name: &str| (name.to_owned(), 0);
-    assert_eq!(
-        columns,
-        [
-            ascending("account_id"),
-            ascending("created_on"),
-            ascending("id")
-        ],
-        "new contacts are appended at the end of the account's range"
-    );
-    drop(conn);
+    // New contacts are appended at the end of the account's range.
+    let ascending = db
+        .texts(
+            "SELECT name FROM pragma_index_xinfo('contacts_account_created') \
+             WHERE key = 1 AND desc = 0 ORDER BY seqno",
+        )
+        .await;
+    assert_eq!(ascending, ["account_id", "created_on", "id"]);
 
     for search in [None, Some("ab")] {
         let plan = store
@@ -55,4 +41,5 @@ async fn list_pages_are_read_backwards_from_the_ascending_index_without_a_sort()
             "search {search:?}: the page needs no sort:\n{plan}"
         );
     }
+    store.close().await;
 }

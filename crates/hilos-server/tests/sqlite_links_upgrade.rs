@@ -7,9 +7,10 @@ mod common;
 
 use std::str::FromStr;
 
+use common::backend::Backend;
 use common::change;
 use hilos_server::domain::Principal;
-use hilos_server::store::{ContactStore, SqliteStore};
+use hilos_server::store::ContactStore;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::Connection as _;
 
@@ -17,8 +18,7 @@ const CONTACT: &str = "0190a000-0000-7000-8000-000000000001";
 
 #[tokio::test]
 async fn links_written_before_0006_keep_their_order_and_take_new_writes() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("links.db").display());
+    let db = Backend::Sqlite.fresh_db().await;
 
     // The schema as it was before 0006: migrations 0001 to 0005 only.
     let before = tempfile::tempdir().expect("migrations dir");
@@ -37,10 +37,9 @@ async fn links_written_before_0006_keep_their_order_and_take_new_writes() {
     let migrator = sqlx::migrate::Migrator::new(before.path())
         .await
         .expect("migrator");
-    let options = SqliteConnectOptions::from_str(&url)
+    let options = SqliteConnectOptions::from_str(&db.url)
         .expect("url")
-        .create_if_missing(true)
-        .foreign_keys(true);
+        .create_if_missing(true);
     let mut conn = sqlx::SqliteConnection::connect_with(&options)
         .await
         .expect("connect");
@@ -78,7 +77,7 @@ async fn links_written_before_0006_keep_their_order_and_take_new_writes() {
     }
     conn.close().await.expect("close");
 
-    let store = SqliteStore::connect(&url).await.expect("store upgrades");
+    let store = db.store().await;
     let id = uuid::Uuid::parse_str(CONTACT).expect("uuid");
     let contact = store
         .get_contact(1, id)
@@ -90,23 +89,13 @@ async fn links_written_before_0006_keep_their_order_and_take_new_writes() {
     let assignees: Vec<i64> = contact.default_assignees.iter().map(|u| u.id).collect();
     assert_eq!(assignees, [3, 1]);
 
-    let mut conn = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .expect("second connection");
-    let without_rowid: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT name, wr FROM pragma_table_list \
-         WHERE name IN ('contact_tags', 'contact_assignees') ORDER BY name",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .expect("table list");
-    assert_eq!(
-        without_rowid,
-        [
-            ("contact_assignees".to_owned(), 1),
-            ("contact_tags".to_owned(), 1)
-        ]
-    );
+    let without_rowid = db
+        .texts(
+            "SELECT name FROM pragma_table_list \
+             WHERE name IN ('contact_tags', 'contact_assignees') AND wr = 1 ORDER BY name",
+        )
+        .await;
+    assert_eq!(without_rowid, ["contact_assignees", "contact_tags"]);
 
     // A merge adds after the old links; a delete takes every link along.
     let who = Principal {
@@ -124,14 +113,7 @@ async fn links_written_before_0006_keep_their_order_and_take_new_writes() {
     assert_eq!(assignees, [3, 1, 2]);
 
     assert!(store.delete_contact(1, id).await.expect("delete"));
-    for table in ["contact_tags", "contact_assignees"] {
-        let left: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(&mut conn)
-                .await
-                .expect("count");
-        assert_eq!(left, 0, "{table} rows left after the delete");
-    }
-    drop(conn);
+    assert_eq!(db.count("SELECT COUNT(*) FROM contact_tags").await, 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM contact_assignees").await, 0);
     store.close().await;
 }
