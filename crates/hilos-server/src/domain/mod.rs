@@ -7,6 +7,7 @@ pub mod contact;
 pub mod edit;
 pub mod meta;
 pub mod phone;
+pub mod phone_validity;
 
 pub use contact::{
     apply_change, dedup_tag_names, merge_by_id, new_contact, resolve_tag_names, resolve_users,

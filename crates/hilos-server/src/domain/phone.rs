@@ -119,7 +119,7 @@ fn guarded_parse(region: Option<country::Id>, text: &str) -> Option<PhoneNumber>
 }
 
 fn guarded_is_valid(number: &PhoneNumber) -> bool {
-    catch_unwind(AssertUnwindSafe(|| number.is_valid())).unwrap_or(false)
+    catch_unwind(AssertUnwindSafe(|| super::phone_validity::is_valid(number))).unwrap_or(false)
 }
 
 fn guarded_e164(number: &PhoneNumber) -> Option<String> {

@@ -1,0 +1,260 @@
+//! Whether a parsed phone number is valid, answered without
+//! `phonenumber`'s shared regex cache.
+//!
+//! `phonenumber::is_valid` matches the national number against the
+//! patterns of its numbering plan (the general one, then each type: mobile,
+//! fixed line, toll free…). Those patterns live in one process-wide LRU of
+//! compiled regexes behind a mutex: every match hashes the pattern's text
+//! (hundreds of characters) to find its regex, and holds the mutex while
+//! the regex runs. A valid Mexican mobile takes about ten such matches, so
+//! validity was most of canonicalisation's cost, and every request of every
+//! Tokio worker queued for that one lock.
+//!
+//! [`is_valid`] gives the same answer from the same metadata
+//! (`phonenumber::metadata::DATABASE`) by the same rules (`source_for` and
+//! `number_type` in `phonenumber`'s `validator.rs`), with each numbering
+//! plan's patterns compiled once, on first use, into `regex::Regex`es of
+//! its own, which threads share without a lock. At most one set per
+//! numbering plan is ever compiled (all 254 plans: about 20 MB; one plan:
+//! tens of KB); the tests compare the answers with `phonenumber`'s for
+//! every plan.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock};
+
+use phonenumber::metadata::{Descriptor, Metadata, DATABASE};
+use phonenumber::PhoneNumber;
+use regex::{Regex, RegexBuilder};
+
+/// Whether `number` is a valid number of the numbering plan its country
+/// code and leading digits select: the same answer as
+/// `phonenumber::is_valid`.
+pub fn is_valid(number: &PhoneNumber) -> bool {
+    let national = number.national().to_string();
+    match plan_for(number.code().value(), &national) {
+        Ok(Some(plan)) => plan.has_type(&national),
+        Ok(None) => false,
+        Err(Uncompiled) => phonenumber::is_valid(number),
+    }
+}
+
+/// The numbering plan of a number: the only region of its country code, or
+/// the first region of a shared code (such as `+1`) whose leading digits,
+/// or else whose patterns, fit the national number.
+fn plan_for(code: u16, national: &str) -> Result<Option<&'static Plan>, Uncompiled> {
+    let Some(metas) = DATABASE.by_code(&code) else {
+        return Ok(None);
+    };
+    if let [only] = metas[..] {
+        return plan(only).map(Some);
+    }
+    for meta in metas {
+        let plan = plan(meta)?;
+        let fits = match &plan.leading_digits {
+            Some(leading) => starts_with_match(leading, national),
+            None => plan.has_type(national),
+        };
+        if fits {
+            return Ok(Some(plan));
+        }
+    }
+    Ok(None)
+}
+
+/// The compiled patterns of one numbering plan.
+struct Plan {
+    leading_digits: Option<Regex>,
+    general: Pattern,
+    /// Every type a valid number can have; which one matches does not
+    /// matter for validity.
+    types: Vec<Pattern>,
+}
+
+impl Plan {
+    fn compile(meta: &Metadata) -> Result<Self, regex::Error> {
+        let descriptors = meta.descriptors();
+        let types = [
+            descriptors.premium_rate(),
+            descriptors.toll_free(),
+            descriptors.shared_cost(),
+            descriptors.voip(),
+            descriptors.personal_number(),
+            descriptors.pager(),
+            descriptors.uan(),
+            descriptors.voicemail(),
+            descriptors.fixed_line(),
+            descriptors.mobile(),
+        ];
+        Ok(Self {
+            leading_digits: meta
+                .leading_digits()
+                .map(|leading| compile(leading.as_str()))
+                .transpose()?,
+            general: Pattern::compile(descriptors.general())?,
+            types: types
+                .into_iter()
+                .flatten()
+                .map(Pattern::compile)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// `number_type(meta, national) != Type::Unknown`.
+    fn has_type(&self, national: &str) -> bool {
+        self.general.matches(national) && self.types.iter().any(|t| t.matches(national))
+    }
+}
+
+/// One type's pattern and the lengths a number of that type can have.
+struct Pattern {
+    regex: Regex,
+    /// Empty when any length is possible.
+    lengths: Vec<u16>,
+}
+
+impl Pattern {
+    fn compile(descriptor: &Descriptor) -> Result<Self, regex::Error> {
+        Ok(Self {
+            regex: compile(descriptor.national_number().as_str())?,
+            lengths: descriptor.possible_length().to_vec(),
+        })
+    }
+
+    /// `Descriptor::is_match`: a possible length, and a match at the start.
+    fn matches(&self, national: &str) -> bool {
+        let possible = self.lengths.is_empty()
+            || u16::try_from(national.len()).is_ok_and(|len| self.lengths.contains(&len));
+        possible && starts_with_match(&self.regex, national)
+    }
+}
+
+/// `phonenumber` takes the leftmost-first match and asks only that it
+/// start the number; so does this.
+fn starts_with_match(regex: &Regex, text: &str) -> bool {
+    regex.find(text).is_some_and(|m| m.start() == 0)
+}
+
+/// Compiles a metadata pattern with the options `phonenumber` uses for it,
+/// but without Unicode classes: a national number is ASCII digits, on which
+/// `\d` and `[0-9]` agree, and the Unicode `\d` made every plan's patterns
+/// four times larger (all of them compiled: 89 MB against 20 MB).
+fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .ignore_whitespace(true)
+        .unicode(false)
+        .size_limit(10 << 20)
+        .dfa_size_limit(2 << 20)
+        .build()
+}
+
+/// A plan whose patterns did not compile here; `phonenumber` answers for
+/// its numbers instead.
+struct Uncompiled;
+
+/// Every numbering plan of the database, by the address of its metadata
+/// (which the static database keeps for the life of the process), each
+/// compiled on first use.
+static PLANS: LazyLock<HashMap<usize, OnceLock<Option<Plan>>>> = LazyLock::new(|| {
+    (1..=999u16)
+        .filter_map(|code| DATABASE.by_code(&code))
+        .flatten()
+        .map(|meta| (address(meta), OnceLock::new()))
+        .collect()
+});
+
+fn plan(meta: &Metadata) -> Result<&'static Plan, Uncompiled> {
+    PLANS
+        .get(&address(meta))
+        .ok_or(Uncompiled)?
+        .get_or_init(|| match Plan::compile(meta) {
+            Ok(plan) => Some(plan),
+            Err(error) => {
+                tracing::warn!(region = meta.id(), %error, "phone patterns do not compile");
+                None
+            }
+        })
+        .as_ref()
+        .ok_or(Uncompiled)
+}
+
+fn address(meta: &Metadata) -> usize {
+    std::ptr::from_ref(meta) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phonenumber::metadata::Descriptors;
+
+    /// Every plan's example numbers of each type, and each of them one digit
+    /// shorter and one longer, as `+CODE NATIONAL`.
+    fn examples() -> Vec<String> {
+        let mut numbers = Vec::new();
+        for code in 1..=999u16 {
+            for meta in DATABASE.by_code(&code).unwrap_or_default() {
+                for example in described(meta.descriptors()).filter_map(Descriptor::example) {
+                    numbers.push(format!("+{code}{example}"));
+                    numbers.push(format!("+{code}{}", &example[..example.len() - 1]));
+                    numbers.push(format!("+{code}{example}7"));
+                }
+            }
+        }
+        numbers
+    }
+
+    fn described(d: &Descriptors) -> impl Iterator<Item = &Descriptor> {
+        [
+            Some(d.general()),
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.personal_number(),
+            d.voip(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    #[test]
+    fn agrees_with_phonenumber_on_every_plan() {
+        let numbers = examples();
+        assert!(numbers.len() > 3000, "{} examples", numbers.len());
+        let mut valid = 0;
+        for text in &numbers {
+            let Ok(number) = phonenumber::parse(None, text) else {
+                continue;
+            };
+            let expected = phonenumber::is_valid(&number);
+            assert_eq!(is_valid(&number), expected, "{text}");
+            valid += usize::from(expected);
+        }
+        // Both answers occur: most examples are valid, many variants not.
+        assert!(valid > 1000, "{valid} valid");
+        assert!(valid < numbers.len() - 1000, "{valid} valid");
+    }
+
+    #[test]
+    fn shared_country_codes_pick_the_region() {
+        for (text, valid) in [
+            ("+1 415 555 2671", true),   // United States
+            ("+1 604 555 0123", true),   // Canada
+            ("+1 876 555 0123", true),   // Jamaica
+            ("+1 253 0000", false),      // too short
+            ("+44 1624 756789", true),   // Isle of Man
+            ("+7 701 123 4567", true),   // Kazakhstan
+            ("+800 1234 5678", true),    // international freephone
+            ("+52 55 1234 5678", true),  // Mexico City
+            ("+52 55 1234 567", false),  // a digit short
+            ("+55 11 98765 4321", true), // São Paulo mobile
+        ] {
+            let number = phonenumber::parse(None, text).unwrap();
+            assert_eq!(is_valid(&number), valid, "{text}");
+            assert_eq!(phonenumber::is_valid(&number), valid, "{text}");
+        }
+    }
+}
