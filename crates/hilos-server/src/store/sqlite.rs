@@ -168,6 +168,9 @@ impl SqliteStore {
         account_id: i64,
         key: ContactKey<'_>,
     ) -> Result<Option<Contact>, StoreError> {
+        if let Some(found) = self.inline.contact(account_id, key) {
+            return Ok(found);
+        }
         // A read transaction gives one snapshot across the three queries.
         let mut tx = self.reader.begin().await.map_err(map_sqlx_error)?;
         let found = queries::load_contact(&mut tx, account_id, key).await?;

@@ -1,9 +1,10 @@
 //! Point reads run in place on the calling thread.
 //!
-//! The token lookup every request makes is one probe of a unique index.
-//! Through the async pool it would cost two thread hand-offs, more than the
-//! lookup itself, so it runs synchronously on a read-only connection of a
-//! small set guarded by mutexes. A lookup that would have to wait (a busy
+//! The token lookup every request makes is one probe of a unique index, and
+//! reading one contact is three (the row, its tags, its assignees). Through
+//! the async pool each statement would cost thread hand-offs, more than the
+//! probes themselves, so these run synchronously on a read-only connection
+//! of a small set guarded by mutexes. A read that would have to wait (a busy
 //! database, every connection taken) reports `None`, and the caller uses
 //! the async pool instead, so the calling thread never blocks on a lock.
 
@@ -12,8 +13,10 @@ use std::sync::{Mutex, TryLockError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::queries::sql::PRINCIPAL_FOR_KEY_HASH;
-use super::sync_queries::map_error;
+use super::queries::ContactKey;
+use super::sync_queries::{load_contact, map_error};
 use super::writer::WriterTarget;
+use crate::domain::Contact;
 use crate::store::StoreError;
 
 /// Connections; a caller that finds all of them taken falls back.
@@ -53,27 +56,137 @@ impl InlineReaders {
     /// `(account_id, user_id)` of the live key with this hash; `None` when
     /// the lookup could not run without waiting.
     pub fn principal_for_key_hash(&self, key_hash: &str) -> Option<Option<(i64, i64)>> {
+        self.run(|conn| {
+            conn.prepare_cached(PRINCIPAL_FOR_KEY_HASH)
+                .and_then(|mut stmt| {
+                    stmt.query_row([key_hash], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()
+                })
+                .map_err(map_error)
+        })
+    }
+
+    /// The contact with this key, with its tags and assignees, read in one
+    /// transaction so the three queries see one snapshot; `None` when the
+    /// read could not run without waiting.
+    pub fn contact(&self, account_id: i64, key: ContactKey<'_>) -> Option<Option<Contact>> {
+        self.run(|conn| {
+            conn.execute_batch("BEGIN").map_err(map_error)?;
+            let found = load_contact(conn, account_id, key);
+            // Ending a read transaction cannot lose anything; should it
+            // fail, the connection still holds its snapshot, so the answer
+            // is dropped and the pool reads instead.
+            conn.execute_batch("COMMIT").map_err(map_error)?;
+            found
+        })
+    }
+
+    /// Runs `read` on the first free connection; `None` when every
+    /// connection is taken or the read failed (it is logged, and the
+    /// caller goes to the async pool).
+    fn run<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Option<T> {
         for slot in &self.connections {
             let conn = match slot.try_lock() {
                 Ok(conn) => conn,
                 Err(TryLockError::WouldBlock) => continue,
-                // A panic mid-lookup leaves nothing half-written: reads only.
+                // A panic mid-read leaves nothing half-written: reads only.
                 Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             };
-            let found = conn
-                .prepare_cached(PRINCIPAL_FOR_KEY_HASH)
-                .and_then(|mut stmt| {
-                    stmt.query_row([key_hash], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()
-                });
-            return match found {
+            return match read(&conn) {
                 Ok(found) => Some(found),
                 Err(error) => {
-                    tracing::debug!(%error, "in-place token lookup fell back to the pool");
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    tracing::debug!(%error, "in-place read fell back to the pool");
                     None
                 }
             };
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{ContactChange, Patch, Principal};
+    use crate::store::sqlite::{ContactKey, SqliteStore};
+    use crate::store::ContactStore;
+
+    /// A store in `dir` with one contact (two tags) in a new account.
+    async fn one_contact(dir: &std::path::Path) -> (SqliteStore, Principal, uuid::Uuid) {
+        let url = format!("sqlite://{}", dir.join("inline.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let account = store.create_account("Inline").await.unwrap();
+        store
+            .create_user(account, "inline@example.com", "In", "Line")
+            .await
+            .unwrap();
+        let token = store.create_token("inline@example.com").await.unwrap();
+        let who = store.principal_for_token(&token).await.unwrap().unwrap();
+        let change = ContactChange {
+            phone: "+52 55 1234 5678".to_owned(),
+            canonical_phone: "+525512345678".to_owned(),
+            first_name: Patch::Value("Ana".to_owned()),
+            tags: Some(vec!["vip".to_owned(), "lead".to_owned()]),
+            ..ContactChange::default()
+        };
+        let id = store
+            .upsert_contact(&who, change)
+            .await
+            .unwrap()
+            .contact()
+            .id;
+        (store, who, id)
+    }
+
+    #[tokio::test]
+    async fn a_contact_read_in_place_is_the_one_the_pool_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, who, id) = one_contact(dir.path()).await;
+
+        // Every in-place connection taken: the read cannot run in place,
+        // and the store answers through the pool.
+        let held: Vec<_> = store
+            .inline
+            .connections
+            .iter()
+            .map(|slot| slot.lock().unwrap())
+            .collect();
+        assert_eq!(
+            store.inline.contact(who.account_id, ContactKey::Id(id)),
+            None
+        );
+        let pooled = store
+            .get_contact(who.account_id, id)
+            .await
+            .unwrap()
+            .unwrap();
+        drop(held);
+        assert_eq!(pooled.first_name.as_deref(), Some("Ana"));
+        let tags: Vec<&str> = pooled.tags.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(tags, ["vip", "lead"]);
+
+        let in_place = store.inline.contact(who.account_id, ContactKey::Id(id));
+        assert_eq!(in_place, Some(Some(pooled.clone())));
+        let by_phone = store
+            .inline
+            .contact(who.account_id, ContactKey::Phone("+525512345678"));
+        assert_eq!(by_phone, Some(Some(pooled.clone())));
+        // Through the store, which now reads in place.
+        assert_eq!(
+            store.get_contact(who.account_id, id).await.unwrap(),
+            Some(pooled)
+        );
+        // Another account's key finds nothing, in place.
+        assert_eq!(
+            store.inline.contact(who.account_id + 1, ContactKey::Id(id)),
+            Some(None)
+        );
+        // The connection is left outside any transaction.
+        for slot in &store.inline.connections {
+            assert!(slot.lock().unwrap().is_autocommit());
+        }
+        store.close().await;
     }
 }
