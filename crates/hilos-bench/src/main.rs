@@ -24,6 +24,7 @@ mod workload;
 use cpu::CpuMeter;
 use database::BenchDatabase;
 use load::{LoadPlan, Stop};
+use preload::Preloaded;
 use report::{Measured, Report};
 use server::{Durability, Server};
 use workload::{NewPhones, Target, Workload};
@@ -58,8 +59,12 @@ struct Args {
     /// Runs per workload; the report gives their median.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Workloads to run, comma-separated: ceiling, upsert-mix, list.
-    #[arg(long, value_delimiter = ',', default_value = "ceiling,upsert-mix,list")]
+    /// Workloads to run, comma-separated: ceiling, read, upsert-mix, list.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ceiling,read,upsert-mix,list"
+    )]
     workloads: Vec<Workload>,
     /// Also run upsert-mix on a relaxed-durability server, alternating runs
     /// with the durable one, and report durable ÷ relaxed.
@@ -134,13 +139,13 @@ impl Bench {
         &self,
         server: &Server,
         workload: Workload,
-        token: &str,
-        preloaded: u64,
+        loaded: &Preloaded,
     ) -> Result<Measured> {
         let target = Target {
             host: server.addr.to_string(),
-            token: token.to_owned(),
-            preloaded,
+            token: loaded.token.clone(),
+            preloaded: loaded.contacts,
+            ids: loaded.ids.clone(),
             new_phones: self.new_phones.clone(),
         };
         server.reset_peak_rss()?;
@@ -169,8 +174,9 @@ impl Bench {
         )
     }
 
-    /// A fresh database with `contacts` preloaded, and its key.
-    async fn fresh(&self, label: &str, contacts: u64) -> Result<(BenchDatabase, String)> {
+    /// A fresh database with `contacts` preloaded, and what the preload
+    /// made.
+    async fn fresh(&self, label: &str, contacts: u64) -> Result<(BenchDatabase, Preloaded)> {
         let db =
             BenchDatabase::create(self.args.database_url.as_deref(), &self.work_dir, label).await?;
         println!("preloading {contacts} contacts ({})…", db.describe());
@@ -181,7 +187,7 @@ impl Bench {
             loaded.elapsed.as_secs_f64(),
             loaded.contacts as f64 / loaded.elapsed.as_secs_f64().max(f64::EPSILON)
         );
-        Ok((db, loaded.token))
+        Ok((db, loaded))
     }
 }
 
@@ -203,13 +209,11 @@ async fn run(args: Args) -> Result<bool> {
     bench.report.print_header();
 
     // The main workloads on one preloaded database.
-    let (db, token) = bench.fresh("main", bench.args.contacts).await?;
+    let (db, loaded) = bench.fresh("main", bench.args.contacts).await?;
     let server = bench.start_server(&db, Durability::Durable)?;
     for workload in bench.args.workloads.clone() {
         for run in 1..=bench.args.runs {
-            let measured = bench
-                .measure(&server, workload, &token, bench.args.contacts)
-                .await?;
+            let measured = bench.measure(&server, workload, &loaded).await?;
             bench.report.run(workload.name(), run, &measured);
             bench.report.add(workload.name(), measured);
         }
@@ -220,9 +224,7 @@ async fn run(args: Args) -> Result<bool> {
         for run in 1..=bench.args.runs {
             for durability in [Durability::Durable, Durability::Relaxed] {
                 let server = bench.start_server(&db, durability)?;
-                let measured = bench
-                    .measure(&server, Workload::UpsertMix, &token, bench.args.contacts)
-                    .await?;
+                let measured = bench.measure(&server, Workload::UpsertMix, &loaded).await?;
                 server.stop()?;
                 let label = format!("upsert-mix {}", durability.name());
                 bench.report.run(&label, run, &measured);
@@ -234,13 +236,11 @@ async fn run(args: Args) -> Result<bool> {
 
     if bench.args.scale {
         for &size in &bench.args.scale_sizes.clone() {
-            let (db, token) = bench.fresh(&format!("scale{size}"), size).await?;
+            let (db, loaded) = bench.fresh(&format!("scale{size}"), size).await?;
             let server = bench.start_server(&db, Durability::Durable)?;
             let label = format!("upsert-mix @{size}");
             for run in 1..=bench.args.runs {
-                let measured = bench
-                    .measure(&server, Workload::UpsertMix, &token, size)
-                    .await?;
+                let measured = bench.measure(&server, Workload::UpsertMix, &loaded).await?;
                 bench.report.run(&label, run, &measured);
                 bench.report.add(&label, measured);
             }

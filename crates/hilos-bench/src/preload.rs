@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use hilos_server::domain::{canonical_phone, ContactChange, MetaPatch, Patch};
 use hilos_server::store::{AnyStore, ContactStore, StoreOptions};
 use tokio::task::JoinSet;
+use uuid::Uuid;
 
 use crate::workload::preload_contact;
 
@@ -20,6 +21,8 @@ pub struct Preloaded {
     pub token: String,
     /// Contacts written.
     pub contacts: u64,
+    /// Their ids, in no particular order.
+    pub ids: Arc<Vec<Uuid>>,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -44,10 +47,11 @@ pub async fn preload(url: &str, contacts: u64) -> Result<Preloaded> {
         .await?
         .context("the new key has no principal")?;
 
+    let mut ids = Vec::with_capacity(usize::try_from(contacts).unwrap_or(0));
     let mut tasks = JoinSet::new();
     for k in 0..contacts {
         if tasks.len() >= IN_FLIGHT {
-            tasks.join_next().await.expect("a task is running")??;
+            ids.push(tasks.join_next().await.expect("a task is running")??);
         }
         let store = store.clone();
         tasks.spawn(async move {
@@ -65,17 +69,18 @@ pub async fn preload(url: &str, contacts: u64) -> Result<Preloaded> {
                 tags: Some(c.tags),
                 ..ContactChange::default()
             };
-            store.upsert_contact(&who, change).await?;
-            anyhow::Ok(())
+            let outcome = store.upsert_contact(&who, change).await?;
+            anyhow::Ok(outcome.contact().id)
         });
     }
     while let Some(done) = tasks.join_next().await {
-        done??;
+        ids.push(done??);
     }
     store.close().await;
     Ok(Preloaded {
         token,
         contacts,
+        ids: Arc::new(ids),
         elapsed: started.elapsed(),
     })
 }

@@ -230,6 +230,7 @@ impl Report {
         }
         println!();
         self.ratio("upsert-mix ÷ ceiling", "upsert-mix", "ceiling");
+        self.ratio("upsert-mix ÷ read", "upsert-mix", "read");
         self.ratio(
             "durable ÷ relaxed",
             "upsert-mix durable",

@@ -13,6 +13,8 @@ use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
 use http_body_util::Full;
 
+use uuid::Uuid;
+
 use crate::load::MakeRequest;
 
 /// What a load run does.
@@ -20,6 +22,9 @@ use crate::load::MakeRequest;
 pub enum Workload {
     /// `GET /healthz`: the HTTP ceiling of the machine and stack.
     Ceiling,
+    /// `GET /api/contact/{id}` of a preloaded contact: the cheapest
+    /// authenticated route, the ceiling of a call that checks its token.
+    Read,
     /// `POST /api/contact`: half new phones, half updates of preloaded ones.
     UpsertMix,
     /// `GET /api/contact?search=…`: page 1 of a search.
@@ -28,12 +33,18 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in report order.
-    pub const ALL: [Workload; 3] = [Workload::Ceiling, Workload::UpsertMix, Workload::List];
+    pub const ALL: [Workload; 4] = [
+        Workload::Ceiling,
+        Workload::Read,
+        Workload::UpsertMix,
+        Workload::List,
+    ];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             Workload::Ceiling => "ceiling",
+            Workload::Read => "read",
             Workload::UpsertMix => "upsert-mix",
             Workload::List => "list",
         }
@@ -43,7 +54,7 @@ impl Workload {
     pub fn expect(self) -> StatusCode {
         match self {
             Workload::UpsertMix => StatusCode::CREATED,
-            Workload::Ceiling | Workload::List => StatusCode::OK,
+            Workload::Ceiling | Workload::Read | Workload::List => StatusCode::OK,
         }
     }
 }
@@ -55,7 +66,9 @@ impl FromStr for Workload {
         Workload::ALL
             .into_iter()
             .find(|w| w.name() == s)
-            .ok_or_else(|| format!("unknown workload {s:?}: expected ceiling, upsert-mix or list"))
+            .ok_or_else(|| {
+                format!("unknown workload {s:?}: expected ceiling, read, upsert-mix or list")
+            })
     }
 }
 
@@ -174,6 +187,8 @@ pub struct Target {
     pub token: String,
     /// Preloaded contacts (updates pick among `0..preloaded`).
     pub preloaded: u64,
+    /// The ids of the preloaded contacts, which `read` picks among.
+    pub ids: Arc<Vec<Uuid>>,
     /// Source of new phones, shared by all runs of the process.
     pub new_phones: Arc<NewPhones>,
 }
@@ -185,6 +200,17 @@ pub fn requests(workload: Workload, target: Target) -> Arc<MakeRequest> {
         Workload::Ceiling => Arc::new(move |_| {
             Request::get("/healthz")
                 .header(header::HOST, &target.host)
+                .body(Full::new(Bytes::new()))
+                .expect("valid request")
+        }),
+        Workload::Read => Arc::new(move |seq| {
+            let path = match target.ids.len() as u64 {
+                0 => "/api/contact/00000000-0000-0000-0000-000000000000".to_owned(),
+                n => format!("/api/contact/{}", target.ids[scatter(seq, n) as usize]),
+            };
+            Request::get(path)
+                .header(header::HOST, &target.host)
+                .header(header::AUTHORIZATION, &authorization)
                 .body(Full::new(Bytes::new()))
                 .expect("valid request")
         }),
@@ -219,8 +245,7 @@ pub fn upsert_body(seq: u64, target: &Target) -> String {
     let phone = if seq.is_multiple_of(2) || target.preloaded == 0 {
         target.new_phones.take()
     } else {
-        // A multiplicative scatter over the preloaded range.
-        let k = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) % target.preloaded;
+        let k = scatter(seq, target.preloaded);
         format!("521 55 {}", subscriber(k))
     };
     let stage = ["lead", "trial", "customer"][(seq % 3) as usize];
@@ -235,4 +260,10 @@ pub fn upsert_body(seq: u64, target: &Target) -> String {
         "tags": [{"name": "vip"}, {"name": format!("lead-{}", seq % 10)}],
     })
     .to_string()
+}
+
+/// Request `seq`'s pick among `n` preloaded contacts: a multiplicative
+/// scatter, so that neighbouring requests touch distant contacts.
+fn scatter(seq: u64, n: u64) -> u64 {
+    seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) % n
 }
