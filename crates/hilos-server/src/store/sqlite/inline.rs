@@ -92,6 +92,11 @@ impl InlineReaders {
                 // A panic mid-read leaves nothing half-written: reads only.
                 Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             };
+            // A read that panicked inside its transaction left it open; its
+            // snapshot would be stale for every later read here.
+            if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+                continue;
+            }
             return match read(&conn) {
                 Ok(found) => Some(found),
                 Err(error) => {
@@ -111,7 +116,7 @@ impl InlineReaders {
 mod tests {
     use crate::domain::{ContactChange, Patch, Principal};
     use crate::store::sqlite::{ContactKey, SqliteStore};
-    use crate::store::ContactStore;
+    use crate::store::{hash_token_key, ContactStore};
 
     /// A store in `dir` with one contact (two tags) in a new account.
     async fn one_contact(dir: &std::path::Path) -> (SqliteStore, Principal, uuid::Uuid) {
@@ -187,6 +192,27 @@ mod tests {
         for slot in &store.inline.connections {
             assert!(slot.lock().unwrap().is_autocommit());
         }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_transaction_left_open_does_not_serve_stale_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, _) = one_contact(dir.path()).await;
+        // Each connection holds a snapshot, as a read that panicked inside
+        // its transaction would leave it.
+        for slot in &store.inline.connections {
+            let conn = slot.lock().unwrap();
+            conn.execute_batch("BEGIN").unwrap();
+            let _: i64 = conn
+                .query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))
+                .unwrap();
+            assert!(!conn.is_autocommit());
+        }
+        // A key made after those snapshots.
+        let token = store.create_token("inline@example.com").await.unwrap();
+        let found = store.inline.principal_for_key_hash(&hash_token_key(&token));
+        assert!(matches!(found, Some(Some(_))), "{found:?}");
         store.close().await;
     }
 }
