@@ -21,6 +21,7 @@ crate::backend_tests!(
     tags_union_case_insensitively_keeping_stored_name,
     tags_are_per_account,
     assignees_union_overwrite_and_unknown,
+    reads_return_the_contact_the_upsert_answered,
     unknown_assignee_on_create_makes_no_contact,
     id_must_match_on_update,
     create_with_client_chosen_id,
@@ -233,6 +234,37 @@ async fn assignees_union_overwrite_and_unknown(backend: Backend) {
     );
     assert_eq!(stored(&fx, who.account_id, MX).await, before);
     assert_eq!(fx.count("SELECT COUNT(*) FROM tags").await, 0);
+}
+
+/// What a read returns, by id or by phone, is the contact the upsert
+/// answered with: every field, the tags in order and the assignees
+/// expanded (names, join date), after a create and after a merge.
+async fn reads_return_the_contact_the_upsert_answered(backend: Backend) {
+    let fx = Fixture::new(backend).await;
+    let who = fx.principal("a@example.com").await;
+    let u2 = fx.member(who.account_id, "b@example.com").await.user_id;
+
+    let mut ch = change(MX, MX);
+    ch.first_name = Patch::Value("Ana".into());
+    ch.meta = Some(meta(&[("crm_id", Some("C1")), ("plan", Some("pro"))]));
+    ch.tags = Some(strings(&["vip", "Lead"]));
+    ch.default_assignees = Some(vec![u2, who.user_id]);
+    let created = fx.store.upsert_contact(&who, ch).await.expect("create");
+    let created = created.into_contact();
+    assert_eq!(created.default_assignees[0].email, "b@example.com");
+    let read = fx.store.get_contact(who.account_id, created.id).await;
+    assert_eq!(read.expect("read"), Some(created.clone()));
+
+    let mut ch = change(MX, MX);
+    ch.tags = Some(strings(&["newsletter"]));
+    ch.meta = Some(meta(&[("stage", Some("trial"))]));
+    let merged = fx.store.upsert_contact(&who, ch).await.expect("merge");
+    let merged = merged.into_contact();
+    assert_eq!(tag_names(&merged), ["vip", "Lead", "newsletter"]);
+    assert_eq!(merged.meta.len(), 3);
+    let read = fx.store.get_contact(who.account_id, created.id).await;
+    assert_eq!(read.expect("read"), Some(merged.clone()));
+    assert_eq!(stored(&fx, who.account_id, MX).await, merged);
 }
 
 async fn unknown_assignee_on_create_makes_no_contact(backend: Backend) {

@@ -41,7 +41,7 @@ mod list;
 mod queries;
 mod retry;
 
-use queries::{ContactKey, Lock, QueryError};
+use queries::{ContactKey, QueryError};
 use retry::Stop;
 
 /// Pool size when the caller does not choose one.
@@ -119,13 +119,9 @@ impl PostgresStore {
         account_id: i64,
         key: ContactKey<'_>,
     ) -> Result<Option<Contact>, StoreError> {
-        // One snapshot across the row and link queries.
-        let mut tx = self.begin_read().await?;
-        let found = queries::load_contact(&mut tx, account_id, key, Lock::None)
+        queries::read_contact(&self.pool, account_id, key)
             .await
-            .map_err(store_error)?;
-        tx.rollback().await.map_err(map_sqlx_error)?;
-        Ok(found)
+            .map_err(store_error)
     }
 
     /// A read-only transaction on one snapshot.
@@ -228,7 +224,7 @@ async fn upsert_in(
     };
     let resolved = Resolved { tags, assignees };
     let by_phone = ContactKey::Phone(&change.canonical_phone);
-    let locked = queries::load_contact(tx, who.account_id, by_phone, Lock::ForUpdate).await?;
+    let locked = queries::lock_contact(tx, who.account_id, by_phone).await?;
     let mut contact = match locked {
         Some(contact) => contact,
         None => {
@@ -245,7 +241,7 @@ async fn upsert_in(
                 }
                 // Another transaction created this phone and has committed:
                 // lock its row and merge into it.
-                Ok(false) => queries::load_contact(tx, who.account_id, by_phone, Lock::ForUpdate)
+                Ok(false) => queries::lock_contact(tx, who.account_id, by_phone)
                     .await?
                     .ok_or_else(|| Stop::conflict("contact vanished after an insert conflict"))?,
                 // The id was taken meanwhile (the phone was free): running
@@ -293,11 +289,10 @@ async fn update_in(
         Some(names) => Some(queries::resolve_tags(tx, who.account_id, names).await?),
         None => None,
     };
-    let mut contact =
-        queries::load_contact(tx, who.account_id, ContactKey::Id(id), Lock::ForUpdate)
-            .await?
-            // Deleted since the check.
-            .ok_or(UpdateError::NotFound)?;
+    let mut contact = queries::lock_contact(tx, who.account_id, ContactKey::Id(id))
+        .await?
+        // Deleted since the check.
+        .ok_or(UpdateError::NotFound)?;
     if let Some(phone) = update.new_canonical_phone(&contact) {
         if queries::phone_exists(tx, who.account_id, phone).await? {
             return Err(UpdateError::PhoneTaken.into());

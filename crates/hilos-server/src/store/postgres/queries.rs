@@ -44,15 +44,6 @@ pub(super) enum ContactKey<'a> {
     Id(Uuid),
 }
 
-/// Whether a read also takes the row lock an upsert needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lock {
-    /// A plain read.
-    None,
-    /// `FOR UPDATE`: later writers of the row wait for this transaction.
-    ForUpdate,
-}
-
 /// The contact columns, as a macro so `concat!` can build static SQL.
 macro_rules! contact_select {
     ($filter:literal) => {
@@ -65,24 +56,20 @@ macro_rules! contact_select {
     };
 }
 
-/// Loads one contact of `account_id` with its tags and assignees.
+/// Loads one contact of `account_id` with its tags and assignees, locking
+/// its row first (`FOR UPDATE`: later writers of the row wait for this
+/// transaction).
 ///
-/// With [`Lock::ForUpdate`] the row is locked first, and under READ
-/// COMMITTED the link queries that follow then see everything the previous
-/// holder of the lock committed.
-pub(super) async fn load_contact(
+/// Under READ COMMITTED, the link queries that follow the lock see
+/// everything the previous holder of the lock committed.
+pub(super) async fn lock_contact(
     conn: &mut PgConnection,
     account_id: i64,
     key: ContactKey<'_>,
-    lock: Lock,
 ) -> Result<Option<Contact>, QueryError> {
-    let sql = match (key, lock) {
-        (ContactKey::Phone(_), Lock::None) => contact_select!("canonical_phone = $2"),
-        (ContactKey::Phone(_), Lock::ForUpdate) => {
-            contact_select!("canonical_phone = $2 FOR UPDATE")
-        }
-        (ContactKey::Id(_), Lock::None) => contact_select!("id = $2"),
-        (ContactKey::Id(_), Lock::ForUpdate) => contact_select!("id = $2 FOR UPDATE"),
+    let sql = match key {
+        ContactKey::Phone(_) => contact_select!("canonical_phone = $2 FOR UPDATE"),
+        ContactKey::Id(_) => contact_select!("id = $2 FOR UPDATE"),
     };
     let query = sqlx::query(sql).bind(account_id);
     let query = match key {
@@ -95,6 +82,95 @@ pub(super) async fn load_contact(
     let mut contact = contact_from_row(&row)?;
     contact.tags = contact_tags(conn, contact.id).await?;
     contact.default_assignees = contact_assignees(conn, contact.id).await?;
+    Ok(Some(contact))
+}
+
+/// The contact columns with the contact's tags and assignees as JSON
+/// arrays, so that one statement (one snapshot, one round trip) reads a
+/// whole contact.
+macro_rules! contact_with_links_select {
+    ($filter:literal) => {
+        concat!(
+            "SELECT c.id, c.account_id, c.phone, c.canonical_phone, c.first_name, c.last_name, ",
+            "c.email, c.external_url, c.meta, c.source, c.created_by, c.created_on, ",
+            "c.last_updated_on, ",
+            "COALESCE((SELECT json_agg(json_build_object('id', t.id, 'name', t.name) ",
+            "ORDER BY ct.position) ",
+            "FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id ",
+            "WHERE ct.contact_id = c.id), '[]') AS tags, ",
+            "COALESCE((SELECT json_agg(json_build_object('id', u.id, 'account_id', u.account_id, ",
+            "'email', u.email, 'first_name', u.first_name, 'last_name', u.last_name, ",
+            "'date_joined', u.date_joined) ORDER BY ca.position) ",
+            "FROM contact_assignees ca JOIN users u ON u.id = ca.user_id ",
+            "WHERE ca.contact_id = c.id), '[]') AS assignees ",
+            "FROM contacts c WHERE c.account_id = $1 AND ",
+            $filter
+        )
+    };
+}
+
+/// A tag as [`contact_with_links_select!`] writes it.
+#[derive(serde::Deserialize)]
+struct TagJson {
+    id: i64,
+    name: String,
+}
+
+/// An assignee as [`contact_with_links_select!`] writes it.
+#[derive(serde::Deserialize)]
+struct UserJson {
+    id: i64,
+    account_id: i64,
+    email: String,
+    first_name: String,
+    last_name: String,
+    date_joined: DateTime<Utc>,
+}
+
+/// Reads one contact of `account_id` with its tags and assignees in one
+/// statement, outside any transaction: the statement's snapshot covers the
+/// row and its links.
+pub(super) async fn read_contact<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    account_id: i64,
+    key: ContactKey<'_>,
+) -> Result<Option<Contact>, QueryError> {
+    let query = match key {
+        ContactKey::Phone(phone) => {
+            sqlx::query(contact_with_links_select!("c.canonical_phone = $2"))
+                .bind(account_id)
+                .bind(phone)
+        }
+        ContactKey::Id(id) => sqlx::query(contact_with_links_select!("c.id = $2"))
+            .bind(account_id)
+            .bind(id),
+    };
+    let Some(row) = query.fetch_optional(executor).await? else {
+        return Ok(None);
+    };
+    let mut contact = contact_from_row(&row)?;
+    let links =
+        |e: sqlx::Error| StoreError::internal(format!("links of contact {}: {e}", contact.id));
+    let Json(tags): Json<Vec<TagJson>> = row.try_get("tags").map_err(links)?;
+    let Json(users): Json<Vec<UserJson>> = row.try_get("assignees").map_err(links)?;
+    contact.tags = tags
+        .into_iter()
+        .map(|t| Tag {
+            id: t.id,
+            name: t.name,
+        })
+        .collect();
+    contact.default_assignees = users
+        .into_iter()
+        .map(|u| User {
+            id: u.id,
+            account_id: u.account_id,
+            email: u.email,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            date_joined: u.date_joined,
+        })
+        .collect();
     Ok(Some(contact))
 }
 
