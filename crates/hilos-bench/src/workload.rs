@@ -12,7 +12,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
 use http_body_util::Full;
-
 use uuid::Uuid;
 
 use crate::load::MakeRequest;
