@@ -238,6 +238,38 @@ mod tests {
         assert!(valid < numbers.len() - 1000, "{valid} valid");
     }
 
+    /// Every country code the metadata knows.
+    fn codes() -> Vec<u16> {
+        (1..=999u16)
+            .filter(|code| DATABASE.by_code(code).is_some())
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Random national digits after every country code: the same answer
+        /// as `phonenumber`, valid or not.
+        #[test]
+        fn agrees_with_phonenumber_on_random_digits(
+            code in proptest::sample::select(codes()),
+            national in "[0-9]{2,15}",
+        ) {
+            let text = format!("+{code}{national}");
+            if let Ok(number) = phonenumber::parse(None, &text) {
+                proptest::prop_assert_eq!(
+                    is_valid(&number),
+                    phonenumber::is_valid(&number),
+                    "{}", text
+                );
+            }
+        }
+    }
+
     #[test]
     fn shared_country_codes_pick_the_region() {
         for (text, valid) in [
