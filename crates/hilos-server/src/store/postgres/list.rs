@@ -29,16 +29,8 @@ use sqlx::postgres::PgArguments;
 use sqlx::{PgConnection, Postgres, Row};
 use uuid::Uuid;
 
-use super::queries::{contact_from_row, tag_from_row, QueryError};
+use super::queries::{contact_columns, contact_from_row, tag_from_row, QueryError};
 use crate::domain::{like_substring_pattern, ContactPage, ContactSearch, Tag};
-
-/// The contact columns of a list query.
-macro_rules! contact_columns {
-    () => {
-        "id, account_id, phone, canonical_phone, first_name, last_name, email, external_url, \
-         meta, source, created_by, created_on, last_updated_on"
-    };
-}
 
 /// The list order, newest first and stable.
 macro_rules! list_order {

@@ -44,13 +44,23 @@ pub(super) enum ContactKey<'a> {
     Id(Uuid),
 }
 
-/// The contact columns, as a macro so `concat!` can build static SQL.
+/// The contact columns [`contact_from_row`] reads, as a macro so `concat!`
+/// can build static SQL (the list queries use it too).
+macro_rules! contact_columns {
+    () => {
+        "id, account_id, phone, canonical_phone, first_name, last_name, email, \
+         external_url, meta, source, created_by, created_on, last_updated_on"
+    };
+}
+pub(super) use contact_columns;
+
+/// The contact row selected by `$filter`.
 macro_rules! contact_select {
     ($filter:literal) => {
         concat!(
-            "SELECT id, account_id, phone, canonical_phone, first_name, last_name, email, ",
-            "external_url, meta, source, created_by, created_on, last_updated_on ",
-            "FROM contacts WHERE account_id = $1 AND ",
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE account_id = $1 AND ",
             $filter
         )
     };
@@ -91,9 +101,9 @@ pub(super) async fn lock_contact(
 macro_rules! contact_with_links_select {
     ($filter:literal) => {
         concat!(
-            "SELECT c.id, c.account_id, c.phone, c.canonical_phone, c.first_name, c.last_name, ",
-            "c.email, c.external_url, c.meta, c.source, c.created_by, c.created_on, ",
-            "c.last_updated_on, ",
+            "SELECT ",
+            contact_columns!(),
+            ", ",
             "COALESCE((SELECT json_agg(json_build_object('id', t.id, 'name', t.name) ",
             "ORDER BY ct.position) ",
             "FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id ",
