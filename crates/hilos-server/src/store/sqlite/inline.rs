@@ -71,13 +71,10 @@ impl InlineReaders {
     /// read could not run without waiting.
     pub fn contact(&self, account_id: i64, key: ContactKey<'_>) -> Option<Option<Contact>> {
         self.run(|conn| {
-            conn.execute_batch("BEGIN").map_err(map_error)?;
-            let found = load_contact(conn, account_id, key);
-            // Ending a read transaction cannot lose anything; should it
-            // fail, the connection still holds its snapshot, so the answer
-            // is dropped and the pool reads instead.
-            conn.execute_batch("COMMIT").map_err(map_error)?;
-            found
+            // Dropping the transaction ends it (a rollback: nothing was
+            // written).
+            let tx = conn.unchecked_transaction().map_err(map_error)?;
+            load_contact(&tx, account_id, key)
         })
     }
 
@@ -92,7 +89,7 @@ impl InlineReaders {
                 // A panic mid-read leaves nothing half-written: reads only.
                 Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             };
-            // A read that panicked inside its transaction left it open; its
+            // A transaction whose rollback failed is still open; its
             // snapshot would be stale for every later read here.
             if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
                 continue;
@@ -100,9 +97,6 @@ impl InlineReaders {
             return match read(&conn) {
                 Ok(found) => Some(found),
                 Err(error) => {
-                    if !conn.is_autocommit() {
-                        let _ = conn.execute_batch("ROLLBACK");
-                    }
                     tracing::debug!(%error, "in-place read fell back to the pool");
                     None
                 }
@@ -199,8 +193,8 @@ mod tests {
     async fn a_transaction_left_open_does_not_serve_stale_reads() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _, _) = one_contact(dir.path()).await;
-        // Each connection holds a snapshot, as a read that panicked inside
-        // its transaction would leave it.
+        // Each connection holds a snapshot, as a read whose rollback failed
+        // would leave it.
         for slot in &store.inline.connections {
             let conn = slot.lock().unwrap();
             conn.execute_batch("BEGIN").unwrap();
